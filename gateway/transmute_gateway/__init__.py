@@ -1,0 +1,1 @@
+"""Transmute gateway: the public REST and gRPC APIs."""

@@ -1,0 +1,3 @@
+from transmute_gateway.main import main
+
+main()

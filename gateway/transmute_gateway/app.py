@@ -1,0 +1,86 @@
+"""Builds the gateway: FastAPI app, gRPC server and their shared dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from fastapi import FastAPI
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from transmute_common.bus import Bus
+from transmute_common.grpcutil import channel, start_server
+from transmute_common.jobs_client import JobsClient
+from transmute_common.logging import get_logger
+from transmute_common.objectstore import open_object_store
+from transmute_gateway import rest
+from transmute_gateway.catalog import Catalog
+from transmute_gateway.config import GatewaySettings
+from transmute_gateway.core import Gateway
+from transmute_gateway.grpc_api import GatewayServicer
+
+log = get_logger(__name__)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_object_store(settings)
+        await store.start()
+        jobs = JobsClient(settings.jobs_address)
+        bus = Bus(settings)
+        await bus.connect("transmute-gateway")
+        catalog = Catalog(settings.converters, settings.capabilities_ttl_seconds)
+        gw = Gateway(settings, store, jobs, bus, catalog)
+        jobs_health = channel(settings.jobs_address)
+
+        async def readiness() -> dict[str, str]:
+            checks = {"nats": "ok" if bus.connected() else "disconnected"}
+            try:
+                await store.ping()
+                checks["object_store"] = "ok"
+            except Exception as exc:
+                checks["object_store"] = f"error: {exc}"
+            try:
+                resp = await health_pb2_grpc.HealthStub(jobs_health).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2)
+                checks["jobs"] = "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING \
+                    else "not serving"
+            except grpc.aio.AioRpcError as exc:
+                checks["jobs"] = f"error: {exc.code().name}"
+            return checks
+
+        def register(server: grpc.aio.Server) -> None:
+            gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(gw), server)
+
+        server, port = await start_server(
+            settings.grpc_host, settings.grpc_port, register,
+            [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name],
+        )
+        app.state.gateway = gw
+        app.state.readiness = readiness
+        app.state.grpc_port = port
+        log.info("gateway_started", http=f"http://{settings.http_host}:{settings.http_port}",
+                 grpc_port=port)
+        try:
+            yield
+        finally:
+            await server.stop(grace=5)
+            await catalog.close()
+            await jobs_health.close()
+            await jobs.close()
+            await bus.close()
+            await store.close()
+
+    app = FastAPI(
+        title="Transmute",
+        version="0.1.0",
+        description="Self-hosted file conversion: upload, convert, watch progress, download.",
+        lifespan=lifespan,
+    )
+    rest.install(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app

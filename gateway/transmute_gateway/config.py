@@ -1,0 +1,15 @@
+"""Gateway settings (``TRANSMUTE_*`` variables, see transmute_common.settings)."""
+
+from pydantic import Field
+
+from transmute_common.settings import Settings
+
+
+class GatewaySettings(Settings):
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
+    max_options_bytes: int = Field(default=64 * 1024, ge=2)
+    max_inputs: int = Field(default=1, ge=1)
+    capabilities_ttl_seconds: float = 30.0

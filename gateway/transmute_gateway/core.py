@@ -1,0 +1,152 @@
+"""The gateway's operations, shared by the REST and gRPC front ends:
+validate -> store -> create job -> publish."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import PurePath
+from typing import Any
+
+from transmute_common.bus import Bus
+from transmute_common.errors import InvalidArgument, NotFound, TransmuteError, Unavailable
+from transmute_common.formats import format_of
+from transmute_common.jobs import FileRef, Job, JobError, new_id
+from transmute_common.jobs_client import JobsClient
+from transmute_common.objectstore import ObjectStore
+from transmute_common.tracing import current_trace_id
+from transmute_gateway.catalog import Catalog, validate_options
+from transmute_gateway.config import GatewaySettings
+from transmute_gateway.sniff import SNIFF_BYTES, sniff
+from transmute_gateway.streams import limited, peek
+
+FILE_ID = re.compile(r"^[0-9a-f]{32}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    id: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    format: str
+
+    def ref(self, tenant: str) -> FileRef:
+        return FileRef(key=upload_key(tenant, self.id), name=self.name, size=self.size,
+                       sha256=self.sha256, content_type=self.content_type)
+
+
+def upload_key(tenant: str, file_id: str) -> str:
+    return f"tenants/{tenant}/uploads/{file_id}"
+
+
+def clean_filename(name: str | None) -> str:
+    base = PurePath((name or "").replace("\\", "/")).name
+    return "".join(ch for ch in base if ch.isprintable())[:255] or "upload"
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings, store: ObjectStore, jobs: JobsClient,
+                 bus: Bus, catalog: Catalog):
+        self.settings = settings
+        self.store = store
+        self.jobs = jobs
+        self.bus = bus
+        self.catalog = catalog
+
+    # --- files --------------------------------------------------------------------------
+
+    async def upload(self, tenant: str, filename: str | None,
+                     chunks: AsyncIterable[bytes]) -> UploadedFile:
+        """Streams a file into the store, enforcing the size limit as bytes arrive."""
+        head, stream = await peek(aiter(chunks), SNIFF_BYTES)
+        if not head:
+            raise InvalidArgument("the file is empty", code="empty_file")
+        media_type = sniff(head)
+        fmt = format_of(media_type)
+        file_id = new_id()
+        key = upload_key(tenant, file_id)
+        info = await self.store.put(key, limited(stream, self.settings.max_upload_bytes),
+                                    media_type)
+        uploaded = UploadedFile(file_id, clean_filename(filename), info.size, info.sha256,
+                                media_type, fmt.name if fmt else "unknown")
+        try:
+            await self.store.put_json(key + ".json", asdict(uploaded))
+        except BaseException:
+            await self.store.delete_prefix(key)
+            raise
+        return uploaded
+
+    async def file(self, tenant: str, file_id: str) -> UploadedFile:
+        if not FILE_ID.match(file_id):
+            raise NotFound(f"file {file_id} not found", code="file_not_found")
+        try:
+            record = await self.store.get_json(upload_key(tenant, file_id) + ".json")
+        except NotFound:
+            raise NotFound(f"file {file_id} not found", code="file_not_found") from None
+        return UploadedFile(**record)
+
+    async def discard(self, tenant: str, file_id: str) -> None:
+        with contextlib.suppress(TransmuteError):
+            await self.store.delete_prefix(upload_key(tenant, file_id))
+
+    # --- jobs ---------------------------------------------------------------------------
+
+    async def submit(self, tenant: str, file_ids: list[str], target: str, options: Any,
+                     idempotency_key: str = "") -> Job:
+        if not file_ids:
+            raise InvalidArgument("inputs must name at least one uploaded file",
+                                  code="missing_inputs")
+        if len(file_ids) > self.settings.max_inputs:
+            raise InvalidArgument(f"at most {self.settings.max_inputs} inputs per job",
+                                  code="too_many_inputs")
+        if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
+            raise InvalidArgument("Idempotency-Key must be 1-200 visible ASCII characters",
+                                  code="invalid_idempotency_key")
+        target = (target or "").strip().lower()
+        files = [await self.file(tenant, fid) for fid in file_ids]
+        formats = {f.format for f in files}
+        if len(formats) != 1:
+            raise InvalidArgument("all inputs of a job must have the same type",
+                                  code="mixed_inputs")
+        fmt = formats.pop()
+        service = await self.catalog.route("convert", None if fmt == "unknown" else fmt, target)
+        options = validate_options(options if options is not None else {}, service.options)
+        job, _ = await self.jobs.create(
+            tenant=tenant, service=service.service, operation="convert",
+            inputs=[f.ref(tenant) for f in files], target=target, options=options,
+            idempotency_key=idempotency_key, trace_id=current_trace_id(),
+        )
+        if job.status.terminal:
+            return job
+        try:
+            # Safe on retries: JetStream drops a second publish with the same job id.
+            await self.bus.publish_conversion(job)
+        except Unavailable as exc:
+            with contextlib.suppress(TransmuteError):
+                await self.jobs.fail(tenant, job.id, JobError(code=exc.code, message=exc.message))
+            raise
+        return job
+
+    async def get(self, tenant: str, job_id: str) -> Job:
+        return await self.jobs.get(tenant, job_id)
+
+    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+        return await self.jobs.list(tenant, page_size, page_token)
+
+    def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
+        return self.jobs.watch(tenant, job_id)
+
+    async def cancel(self, tenant: str, job_id: str) -> Job:
+        return await self.jobs.cancel(tenant, job_id)
+
+    async def output(self, tenant: str, job_id: str, name: str) -> FileRef:
+        job = await self.jobs.get(tenant, job_id)
+        for out in job.outputs:
+            if out.name == name:
+                return out
+        raise NotFound(f"job {job_id} has no output named {name!r}", code="output_not_found")

@@ -1,0 +1,269 @@
+"""The REST API (FastAPI)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from transmute_common.errors import InvalidArgument, TransmuteError
+from transmute_common.jobs import Job
+from transmute_common.logging import get_logger
+from transmute_gateway import multipart
+from transmute_gateway.core import Gateway, UploadedFile
+from transmute_gateway.views import error_body, job_view
+
+log = get_logger(__name__)
+SSE_KEEPALIVE_SECONDS = 15.0
+
+
+class JobRequest(BaseModel):
+    inputs: list[str] = Field(description="ids of uploaded files")
+    target: str = Field(description="target format, e.g. webp")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def gateway(request: Request) -> Gateway:
+    gw: Gateway = request.app.state.gateway
+    return gw
+
+
+def tenant(request: Request) -> str:
+    """The one place a request's tenant is decided: the default tenant until
+    authentication arrives."""
+    gw: Gateway = request.app.state.gateway
+    return gw.settings.default_tenant
+
+
+Gw = Annotated[Gateway, Depends(gateway)]
+Tenant = Annotated[str, Depends(tenant)]
+router = APIRouter(prefix="/v1")
+
+
+def _file_view(f: UploadedFile) -> dict[str, Any]:
+    return asdict(f)
+
+
+@router.post("/files", status_code=201, summary="Upload a file (raw body or multipart)")
+async def upload_file(
+    request: Request, gw: Gw, tenant: Tenant,
+    filename: Annotated[str | None, Query(description="name of a raw-body upload")] = None,
+) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/"):
+        return _file_view(await gw.upload(tenant, filename, request.stream()))
+    events = multipart.events(request.stream(), content_type)
+    uploaded: UploadedFile | None = None
+    try:
+        async for event in events:
+            if isinstance(event, multipart.PartStart):
+                if event.name == "file" and uploaded is None:
+                    uploaded = await gw.upload(tenant, event.filename,
+                                               multipart.part_data(events))
+                else:
+                    async for _ in multipart.part_data(events):
+                        pass
+    except BaseException:
+        if uploaded is not None:
+            await gw.discard(tenant, uploaded.id)
+        raise
+    if uploaded is None:
+        raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
+    return _file_view(uploaded)
+
+
+@router.post("/jobs", status_code=202, summary="Start a conversion of uploaded files")
+async def create_job(
+    body: JobRequest, gw: Gw, tenant: Tenant,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    job = await gw.submit(tenant, body.inputs, body.target, body.options, idempotency_key or "")
+    return job_view(job)
+
+
+async def _text_field(events: AsyncIterator[multipart.Event], name: str, limit: int) -> str:
+    data = bytearray()
+    async for chunk in multipart.part_data(events):
+        data += chunk
+        if len(data) > limit:
+            raise InvalidArgument(f"field {name!r} is longer than {limit} bytes",
+                                  code="field_too_long")
+    return data.decode("utf-8", "replace")
+
+
+@router.post("/convert", status_code=202, summary="Upload one file and start its conversion")
+async def convert(
+    request: Request, gw: Gw, tenant: Tenant,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    events = multipart.events(request.stream(), request.headers.get("content-type", ""))
+    uploaded: UploadedFile | None = None
+    fields: dict[str, str] = {}
+    try:
+        async for event in events:
+            if not isinstance(event, multipart.PartStart):
+                continue
+            if event.name == "file":
+                if uploaded is not None:
+                    raise InvalidArgument("send exactly one field named 'file'",
+                                          code="too_many_files")
+                uploaded = await gw.upload(tenant, event.filename, multipart.part_data(events))
+            else:
+                fields[event.name] = await _text_field(events, event.name,
+                                                       gw.settings.max_options_bytes)
+        if uploaded is None:
+            raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
+        if not fields.get("target"):
+            raise InvalidArgument("field 'target' is required", code="missing_target")
+        try:
+            options = json.loads(fields.get("options") or "{}")
+        except ValueError as exc:
+            raise InvalidArgument(f"field 'options' is not valid JSON: {exc}",
+                                  code="invalid_options") from exc
+        job = await gw.submit(tenant, [uploaded.id], fields["target"], options,
+                              idempotency_key or "")
+    except BaseException:
+        if uploaded is not None:
+            await gw.discard(tenant, uploaded.id)
+        raise
+    return job_view(job)
+
+
+@router.get("/jobs", summary="List jobs, newest first")
+async def list_jobs(
+    gw: Gw, tenant: Tenant,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_token: str = "",
+) -> dict[str, Any]:
+    jobs, token = await gw.list(tenant, page_size, page_token)
+    return {"jobs": [job_view(j) for j in jobs], "next_page_token": token}
+
+
+@router.get("/jobs/{job_id}", summary="Get a job")
+async def get_job(job_id: str, gw: Gw, tenant: Tenant) -> dict[str, Any]:
+    return job_view(await gw.get(tenant, job_id))
+
+
+def _sse(event: str, job: Job) -> bytes:
+    data = json.dumps(job_view(job), separators=(",", ":"))
+    return f"event: {event}\nid: {job.version}\ndata: {data}\n\n".encode()
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    summary="Server-sent events: 'progress' for each change, then one 'final' event",
+    response_class=StreamingResponse,
+)
+async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
+    watch = gw.watch(tenant, job_id)
+    first = await anext(watch)  # a missing job is a 404 here, before the stream starts
+    queue: asyncio.Queue[Job | BaseException | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for job in watch:
+                await queue.put(job)
+            await queue.put(None)
+        except Exception as exc:
+            await queue.put(exc)
+
+    async def stream() -> AsyncIterator[bytes]:
+        task = asyncio.create_task(pump())
+        try:
+            job: Job | BaseException | None = first
+            while isinstance(job, Job):
+                yield _sse("final" if job.status.terminal else "progress", job)
+                if job.status.terminal:
+                    return
+                while True:
+                    try:
+                        job = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_SECONDS)
+                        break
+                    except TimeoutError:
+                        yield b": keepalive\n\n"
+            if isinstance(job, TransmuteError):
+                body = error_body(job.code, job.message)
+                yield f"event: error\ndata: {json.dumps(body)}\n\n".encode()
+        finally:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await watch.aclose()
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/jobs/{job_id}/outputs/{name}", summary="Download an output",
+            response_class=Response)
+async def download(job_id: str, name: str, gw: Gw, tenant: Tenant) -> Response:
+    ref = await gw.output(tenant, job_id, name)
+    url = await gw.store.presigned_url(ref.key, ref.name)
+    if url:
+        return RedirectResponse(url, status_code=307)
+    await gw.store.stat(ref.key)  # a missing object is a 404 before streaming starts
+    return StreamingResponse(
+        gw.store.read(ref.key),
+        media_type=ref.content_type,
+        headers={
+            "Content-Length": str(ref.size),
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(ref.name)}",
+        },
+    )
+
+
+@router.delete("/jobs/{job_id}", summary="Cancel a job")
+async def cancel_job(job_id: str, gw: Gw, tenant: Tenant) -> dict[str, Any]:
+    return job_view(await gw.cancel(tenant, job_id))
+
+
+@router.get("/formats", summary="Conversions offered by the converter services")
+async def formats(gw: Gw) -> dict[str, Any]:
+    services = await gw.catalog.services()
+    return {"services": [c.model_dump() for c in services.values()]}
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await request.app.state.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.exception_handler(TransmuteError)
+    async def on_error(_: Request, exc: TransmuteError) -> JSONResponse:
+        if exc.status >= 500:
+            log.warning("request_failed", code=exc.code, error=exc.message)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
+        details = {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]}
+        return JSONResponse(error_body("invalid_request", "the request is invalid", details),
+                            422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)

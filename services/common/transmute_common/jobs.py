@@ -1,0 +1,272 @@
+"""The job model and its state machine. Only the jobs service applies transitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import uuid4
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from pydantic import BaseModel, Field
+
+from transmute.jobs.v1 import jobs_pb2
+from transmute_common.errors import Conflict
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class FileRef(BaseModel):
+    key: str
+    name: str
+    size: int = 0
+    sha256: str = ""
+    content_type: str = ""
+
+
+class Progress(BaseModel):
+    percent: float = 0.0
+    phase: str = "queued"
+    message: str = ""
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid4().hex
+
+
+class Job(BaseModel):
+    id: str = Field(default_factory=new_id)
+    tenant: str
+    service: str
+    operation: str = "convert"
+    inputs: list[FileRef] = []
+    target: str = ""
+    options: dict[str, Any] = {}
+    status: JobStatus = JobStatus.QUEUED
+    progress: Progress = Progress()
+    outputs: list[FileRef] = []
+    error: JobError | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime | None = None
+    trace_id: str = ""
+    version: int = 1
+    idempotency_key: str | None = None
+
+    def with_ttl(self, seconds: int) -> Job:
+        return self.model_copy(update={"expires_at": self.created_at + timedelta(seconds=seconds)})
+
+
+# --- transitions: pure functions returning the next version of a job ---------------
+
+
+def _next(job: Job, **changes: Any) -> Job:
+    return job.model_copy(update={**changes, "version": job.version + 1})
+
+
+def _refuse_if_terminal(job: Job, action: str) -> None:
+    if job.status.terminal:
+        raise Conflict(f"cannot {action}: job {job.id} is already {job.status.value}",
+                       code="job_finished")
+
+
+def report_progress(job: Job, attempt: int, progress: Progress) -> Job:
+    """Moves a queued job to running; the percentage never goes backwards."""
+    _refuse_if_terminal(job, "report progress")
+    percent = min(100.0, max(job.progress.percent, progress.percent))
+    changes: dict[str, Any] = {
+        "progress": Progress(percent=percent, phase=progress.phase, message=progress.message),
+        "attempts": max(job.attempts, attempt),
+    }
+    if job.status is JobStatus.QUEUED:
+        changes.update(status=JobStatus.RUNNING, started_at=utcnow())
+    return _next(job, **changes)
+
+
+def complete(job: Job, outputs: list[FileRef]) -> Job:
+    if job.status is JobStatus.SUCCEEDED:
+        return job  # a repeated Complete after a lost reply
+    _refuse_if_terminal(job, "complete")
+    return _next(
+        job,
+        status=JobStatus.SUCCEEDED,
+        outputs=outputs,
+        progress=Progress(percent=100.0, phase="done", message=""),
+        finished_at=utcnow(),
+        started_at=job.started_at or utcnow(),
+    )
+
+
+def fail(job: Job, error: JobError) -> Job:
+    if job.status is JobStatus.FAILED:
+        return job
+    _refuse_if_terminal(job, "fail")
+    return _next(
+        job,
+        status=JobStatus.FAILED,
+        error=error,
+        progress=job.progress.model_copy(update={"phase": "failed", "message": error.message}),
+        finished_at=utcnow(),
+    )
+
+
+def cancel(job: Job) -> Job:
+    if job.status is JobStatus.CANCELLED:
+        return job
+    _refuse_if_terminal(job, "cancel")
+    return _next(
+        job,
+        status=JobStatus.CANCELLED,
+        progress=job.progress.model_copy(update={"phase": "cancelled"}),
+        finished_at=utcnow(),
+    )
+
+
+# --- protobuf mapping ---------------------------------------------------------------
+
+_STATUS_TO_PB = {
+    JobStatus.QUEUED: jobs_pb2.JOB_STATUS_QUEUED,
+    JobStatus.RUNNING: jobs_pb2.JOB_STATUS_RUNNING,
+    JobStatus.SUCCEEDED: jobs_pb2.JOB_STATUS_SUCCEEDED,
+    JobStatus.FAILED: jobs_pb2.JOB_STATUS_FAILED,
+    JobStatus.CANCELLED: jobs_pb2.JOB_STATUS_CANCELLED,
+}
+_PB_TO_STATUS = {v: k for k, v in _STATUS_TO_PB.items()}
+
+
+def status_from_pb(value: int) -> JobStatus:
+    return _PB_TO_STATUS[value]
+
+
+def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if present else None
+
+
+def struct_from_dict(values: dict[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(values)
+    return s
+
+
+def _ints_back(value: Any) -> Any:
+    # protobuf Struct stores every number as a double; whole numbers come back as ints.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints_back(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints_back(v) for v in value]
+    return value
+
+
+def dict_from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
+    result: dict[str, Any] = _ints_back(json_format.MessageToDict(s))
+    return result
+
+
+def file_to_pb(f: FileRef) -> jobs_pb2.FileRef:
+    return jobs_pb2.FileRef(**f.model_dump())
+
+
+def file_from_pb(f: jobs_pb2.FileRef) -> FileRef:
+    return FileRef(key=f.key, name=f.name, size=f.size, sha256=f.sha256,
+                   content_type=f.content_type)
+
+
+def progress_to_pb(p: Progress) -> jobs_pb2.Progress:
+    return jobs_pb2.Progress(percent=p.percent, phase=p.phase, message=p.message)
+
+
+def progress_from_pb(p: jobs_pb2.Progress) -> Progress:
+    return Progress(percent=p.percent, phase=p.phase, message=p.message)
+
+
+def job_to_pb(job: Job) -> jobs_pb2.Job:
+    return jobs_pb2.Job(
+        id=job.id,
+        tenant=job.tenant,
+        service=job.service,
+        operation=job.operation,
+        inputs=[file_to_pb(f) for f in job.inputs],
+        target=job.target,
+        options=struct_from_dict(job.options),
+        status=_STATUS_TO_PB[job.status],
+        progress=progress_to_pb(job.progress),
+        outputs=[file_to_pb(f) for f in job.outputs],
+        error=jobs_pb2.JobError(code=job.error.code, message=job.error.message)
+        if job.error
+        else None,
+        attempts=job.attempts,
+        created_at=_ts(job.created_at),
+        started_at=_ts(job.started_at),
+        finished_at=_ts(job.finished_at),
+        expires_at=_ts(job.expires_at),
+        trace_id=job.trace_id,
+        version=job.version,
+        idempotency_key=job.idempotency_key or "",
+    )
+
+
+def job_from_pb(pb: jobs_pb2.Job) -> Job:
+    return Job(
+        id=pb.id,
+        tenant=pb.tenant,
+        service=pb.service,
+        operation=pb.operation,
+        inputs=[file_from_pb(f) for f in pb.inputs],
+        target=pb.target,
+        options=dict_from_struct(pb.options),
+        status=status_from_pb(pb.status),
+        progress=progress_from_pb(pb.progress),
+        outputs=[file_from_pb(f) for f in pb.outputs],
+        error=JobError(code=pb.error.code, message=pb.error.message)
+        if pb.HasField("error")
+        else None,
+        attempts=pb.attempts,
+        created_at=_dt(pb.created_at, pb.HasField("created_at")) or utcnow(),
+        started_at=_dt(pb.started_at, pb.HasField("started_at")),
+        finished_at=_dt(pb.finished_at, pb.HasField("finished_at")),
+        expires_at=_dt(pb.expires_at, pb.HasField("expires_at")),
+        trace_id=pb.trace_id,
+        version=pb.version,
+        idempotency_key=pb.idempotency_key or None,
+    )
+
+
+def job_to_json(job: Job) -> dict[str, Any]:
+    """The public JSON shape of a job (REST API and SSE events)."""
+    data = job.model_dump(mode="json", exclude={"idempotency_key"})
+    data["outputs"] = [
+        {k: v for k, v in f.items() if k != "key"} for f in data["outputs"]
+    ]
+    data["inputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["inputs"]]
+    return data

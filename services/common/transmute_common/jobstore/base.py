@@ -1,0 +1,82 @@
+"""The job-store interface. Stores persist jobs; the jobs service owns the transitions."""
+
+from __future__ import annotations
+
+import base64
+import json
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from transmute_common.errors import InvalidArgument
+from transmute_common.jobs import Job
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+
+class JobStore(ABC):
+    @abstractmethod
+    async def start(self) -> None:
+        """Connects and creates tables or indexes; safe to call on every start."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raises when the store cannot be reached."""
+
+    @abstractmethod
+    async def create(self, job: Job) -> tuple[Job, bool]:
+        """Inserts ``job``; with an idempotency key already used by the tenant, returns
+        the existing job and False instead."""
+
+    @abstractmethod
+    async def get(self, tenant: str, job_id: str) -> Job:
+        """Raises NotFound when the job does not exist for this tenant."""
+
+    @abstractmethod
+    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+        """Newest first; returns the page and the token of the next one ('' at the end)."""
+
+    @abstractmethod
+    async def replace(self, job: Job, expected_version: int) -> bool:
+        """Writes ``job`` only if the stored version is still ``expected_version``."""
+
+    @abstractmethod
+    async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Removes and returns jobs whose expiry time has passed."""
+
+
+def clamp_page_size(page_size: int) -> int:
+    if page_size < 0:
+        raise InvalidArgument("page_size must not be negative")
+    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode_page_token(job: Job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_page_token(token: str) -> tuple[datetime, str] | None:
+    if not token:
+        return None
+    try:
+        created, job_id = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return datetime.fromisoformat(created), str(job_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument("malformed page_token", code="invalid_page_token") from exc
+
+
+def open_job_store(url: str, write_concern: str = "majority") -> JobStore:
+    """Picks the implementation from the URL scheme."""
+    if url.startswith("sqlite://"):
+        from transmute_common.jobstore.sqlite import SqliteJobStore
+
+        return SqliteJobStore(url.removeprefix("sqlite://"))
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from transmute_common.jobstore.mongo import MongoJobStore
+
+        return MongoJobStore(url, write_concern=write_concern)
+    raise ValueError(f"unsupported job store URL: {url!r} (use sqlite:/// or mongodb://)")

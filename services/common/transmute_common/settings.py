@@ -1,0 +1,48 @@
+"""Configuration shared by every service, read from ``TRANSMUTE_*`` environment variables.
+
+Backends are chosen by URL so the same variables work locally and in the Helm chart:
+``TRANSMUTE_OBJECT_STORE_URL`` (``file:///dir`` or ``s3://host:port/bucket``) and
+``TRANSMUTE_JOB_STORE_URL`` (``sqlite:///file`` or ``mongodb://...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".transmute").resolve()
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRANSMUTE_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    object_store_url: str = f"file://{STATE_DIR / 'objects'}"
+    job_store_url: str = f"sqlite:///{STATE_DIR / 'jobs.db'}"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_secure: bool = False
+    s3_region: str | None = None
+    s3_part_size: int = Field(default=16 * MIB, ge=5 * MIB)
+    presign_seconds: int = Field(default=900, ge=1, le=7 * 86400)
+
+    # Addresses of the gRPC services this process talks to.
+    jobs_address: str = "127.0.0.1:50052"
+    converters: dict[str, str] = {"image": "127.0.0.1:50061"}
+
+    # Where this process serves gRPC; each service sets its own default.
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+
+    result_ttl_seconds: int = Field(default=86400, ge=60)
+    default_tenant: str = "default"
+
+    # JetStream delivery policy for conversion requests.
+    stream_name: str = "CONVERT"
+    max_deliver: int = Field(default=4, ge=1)
+    redelivery_backoff: list[float] = [2.0, 10.0, 30.0]
+    ack_wait_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0

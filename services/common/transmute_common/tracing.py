@@ -1,0 +1,82 @@
+"""OpenTelemetry set-up, configured only by the standard ``OTEL_*`` variables.
+
+``OTEL_TRACES_EXPORTER`` picks the exporter (``otlp``, the default, ``console`` or
+``none``); ``OTEL_EXPORTER_OTLP_ENDPOINT`` and ``OTEL_SERVICE_NAME`` work as usual.
+Trace context crosses NATS in message headers (W3C ``traceparent``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+_provider: TracerProvider | None = None
+
+
+def setup_tracing(default_service_name: str) -> TracerProvider:
+    """Install the global tracer provider and the gRPC and pymongo instrumentation."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    name = os.environ.get("OTEL_SERVICE_NAME") or default_service_name
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    for exporter_name in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(","):
+        exporter_name = exporter_name.strip()
+        if exporter_name == "otlp":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif exporter_name == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        elif exporter_name not in ("none", ""):
+            raise ValueError(f"unsupported OTEL_TRACES_EXPORTER: {exporter_name}")
+    trace.set_tracer_provider(provider)
+
+    from opentelemetry.instrumentation.grpc import (
+        GrpcAioInstrumentorClient,
+        GrpcAioInstrumentorServer,
+    )
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    GrpcAioInstrumentorServer().instrument()
+    GrpcAioInstrumentorClient().instrument()
+    PymongoInstrumentor().instrument()
+    _provider = provider
+    return provider
+
+
+def shutdown_tracing() -> None:
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def inject_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """Returns ``headers`` plus the current trace context, for a NATS message."""
+    carrier = dict(headers or {})
+    propagate.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def extracted_context(headers: Mapping[str, str] | None) -> Iterator[None]:
+    """Makes the trace context carried by NATS headers current for the block."""
+    token = context.attach(propagate.extract(dict(headers or {})))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def current_trace_id() -> str:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else ""

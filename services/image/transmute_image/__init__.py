@@ -1,0 +1,1 @@
+"""Transmute image converter: libvips through pyvips, Pillow where libvips lacks a codec."""

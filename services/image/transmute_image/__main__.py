@@ -1,0 +1,3 @@
+from transmute_image.main import main
+
+main()

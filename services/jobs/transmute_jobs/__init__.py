@@ -1,0 +1,1 @@
+"""Transmute jobs service: the single writer of job state."""

@@ -1,0 +1,3 @@
+from transmute_jobs.main import main
+
+main()

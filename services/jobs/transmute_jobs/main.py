@@ -1,0 +1,66 @@
+"""Entry point: ``transmute-jobs`` (or ``python -m transmute_jobs``)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import grpc
+
+from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from transmute_common.bus import Bus
+from transmute_common.grpcutil import start_server
+from transmute_common.jobstore import open_job_store
+from transmute_common.logging import get_logger, setup_logging
+from transmute_common.objectstore import open_object_store
+from transmute_common.tracing import setup_tracing, shutdown_tracing
+from transmute_jobs.config import JobsSettings
+from transmute_jobs.service import JobService
+from transmute_jobs.servicer import JobServicer
+from transmute_jobs.sweeper import run_sweeper
+
+log = get_logger(__name__)
+
+
+async def serve(settings: JobsSettings) -> None:
+    setup_logging("jobs")
+    setup_tracing("transmute-jobs")
+    store = open_job_store(settings.job_store_url, settings.mongo_write_concern)
+    await store.start()
+    objects = open_object_store(settings)
+    await objects.start()
+    bus = Bus(settings)
+    await bus.connect("transmute-jobs")
+    service = JobService(store, bus, settings.result_ttl_seconds, settings.watch_resync_seconds)
+    await bus.on_exhausted(service.fail_exhausted)
+
+    def register(server: grpc.aio.Server) -> None:
+        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(service), server)
+
+    server, port = await start_server(
+        settings.grpc_host, settings.grpc_port, register,
+        [jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name],
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("jobs_started", grpc_port=port)
+    try:
+        await run_sweeper(store, objects, settings.result_ttl_seconds,
+                          settings.sweep_interval_seconds, stop)
+    finally:
+        log.info("jobs_stopping")
+        await server.stop(grace=5)
+        await bus.close()
+        await store.close()
+        await objects.close()
+        shutdown_tracing()
+
+
+def main() -> None:
+    asyncio.run(serve(JobsSettings()))
+
+
+if __name__ == "__main__":
+    main()

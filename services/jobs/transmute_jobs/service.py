@@ -1,0 +1,119 @@
+"""Job state: creation, checked transitions with optimistic concurrency, fan-out of every
+change over NATS so watchers on any replica see it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import nats
+
+from transmute_common import jobs as model
+from transmute_common.bus import Bus
+from transmute_common.errors import Conflict, InvalidArgument
+from transmute_common.jobs import FileRef, Job, JobError, Progress
+from transmute_common.jobstore import JobStore
+from transmute_common.logging import get_logger
+
+log = get_logger(__name__)
+TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MAX_CAS_ATTEMPTS = 50
+
+
+def check_tenant(tenant: str) -> str:
+    # Tenants appear in NATS subjects and object keys: keep them to a safe alphabet.
+    if not TENANT_RE.match(tenant):
+        raise InvalidArgument(f"invalid tenant {tenant!r}", code="invalid_tenant")
+    return tenant
+
+
+class JobService:
+    def __init__(self, store: JobStore, bus: Bus, ttl_seconds: int, resync_seconds: float):
+        self.store = store
+        self.bus = bus
+        self.ttl_seconds = ttl_seconds
+        self.resync_seconds = resync_seconds
+
+    async def create(self, *, tenant: str, service: str, operation: str, inputs: list[FileRef],
+                     target: str, options: dict[str, Any], idempotency_key: str,
+                     trace_id: str) -> tuple[Job, bool]:
+        check_tenant(tenant)
+        if not service or not inputs:
+            raise InvalidArgument("a job needs a service and at least one input")
+        prefix = f"tenants/{tenant}/"
+        if any(not f.key.startswith(prefix) for f in inputs):
+            raise InvalidArgument("inputs must belong to the tenant", code="foreign_input")
+        job = Job(
+            tenant=tenant, service=service, operation=operation, inputs=inputs, target=target,
+            options=options, idempotency_key=idempotency_key or None, trace_id=trace_id,
+        ).with_ttl(self.ttl_seconds)
+        stored, created = await self.store.create(job)
+        if created:
+            await self.bus.publish_job_event(stored)
+        return stored, created
+
+    async def get(self, tenant: str, job_id: str) -> Job:
+        return await self.store.get(check_tenant(tenant), job_id)
+
+    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+        return await self.store.list(check_tenant(tenant), page_size, page_token)
+
+    async def _transition(self, tenant: str, job_id: str, step: Callable[[Job], Job]) -> Job:
+        """Applies ``step`` with compare-and-set, retrying when another writer won."""
+        for _ in range(MAX_CAS_ATTEMPTS):
+            current = await self.get(tenant, job_id)
+            updated = step(current)
+            if updated is current:
+                return current
+            if await self.store.replace(updated, current.version):
+                await self.bus.publish_job_event(updated)
+                return updated
+        raise Conflict(f"job {job_id} is being updated too often", code="contention")
+
+    async def report_progress(self, tenant: str, job_id: str, attempt: int,
+                              progress: Progress) -> Job:
+        return await self._transition(
+            tenant, job_id, lambda j: model.report_progress(j, attempt, progress))
+
+    async def complete(self, tenant: str, job_id: str, outputs: list[FileRef]) -> Job:
+        return await self._transition(tenant, job_id, lambda j: model.complete(j, outputs))
+
+    async def fail(self, tenant: str, job_id: str, error: JobError) -> Job:
+        return await self._transition(tenant, job_id, lambda j: model.fail(j, error))
+
+    async def cancel(self, tenant: str, job_id: str) -> Job:
+        return await self._transition(tenant, job_id, model.cancel)
+
+    async def fail_exhausted(self, tenant: str, job_id: str, deliveries: int) -> None:
+        """A conversion request ran out of deliveries without an answer."""
+        error = JobError(
+            code="delivery_exhausted",
+            message=f"the converter did not finish the job after {deliveries} attempts",
+        )
+        try:
+            await self.fail(tenant, job_id, error)
+            log.warning("job_delivery_exhausted", job_id=job_id, deliveries=deliveries)
+        except Conflict:
+            pass  # it finished after all
+
+    async def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
+        """The current state, then every change in version order, until terminal."""
+        sub = await self.bus.subscribe_job_events(check_tenant(tenant), job_id)
+        try:
+            job = await self.get(tenant, job_id)
+            yield job
+            last = job.version
+            while not job.status.terminal:
+                try:
+                    msg = await sub.next_msg(timeout=self.resync_seconds)
+                    job = Job.model_validate_json(msg.data)
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    # Quiet for a while: re-read, in case an event was lost on the way.
+                    job = await self.get(tenant, job_id)
+                if job.version > last:
+                    last = job.version
+                    yield job
+        finally:
+            await sub.unsubscribe()
