@@ -62,10 +62,19 @@ class Mesh:
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
 
     @classmethod
-    def on_free_ports(cls, state_dir: Path, **kwargs: object) -> Mesh:
-        return cls(state_dir, http_port=free_port(), grpc_port=free_port(),
-                   jobs_port=free_port(), nats_port=free_port(),
-                   converter_ports={c: free_port() for c in CONVERTERS}, **kwargs)  # type: ignore[arg-type]
+    def on_free_ports(
+        cls, state_dir: Path, log_dir: Path | None = None, extra_env: dict[str, str] | None = None
+    ) -> Mesh:
+        return cls(
+            state_dir,
+            http_port=free_port(),
+            grpc_port=free_port(),
+            jobs_port=free_port(),
+            nats_port=free_port(),
+            converter_ports={c: free_port() for c in CONVERTERS},
+            log_dir=log_dir,
+            extra_env=extra_env or {},
+        )
 
     @property
     def url(self) -> str:
@@ -79,8 +88,9 @@ class Mesh:
         env.setdefault("OTEL_TRACES_EXPORTER", "none")
         env.update(self.extra_env)
         env["TRANSMUTE_JOBS_ADDRESS"] = f"127.0.0.1:{self.jobs_port}"
-        env["TRANSMUTE_CONVERTERS"] = "{%s}" % ",".join(
-            f'"{c}":"127.0.0.1:{p}"' for c, p in self.converter_ports.items())
+        env["TRANSMUTE_CONVERTERS"] = "{{{}}}".format(
+            ",".join(f'"{c}":"127.0.0.1:{p}"' for c, p in self.converter_ports.items())
+        )
         env["TRANSMUTE_WORK_DIR"] = str(self.state_dir / "work")
         return env
 
@@ -89,27 +99,34 @@ class Mesh:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = self._logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
         self.procs[name] = proc
         return proc
 
     def start_nats(self) -> None:
         if "TRANSMUTE_NATS_URL" in os.environ or "TRANSMUTE_NATS_URL" in self.extra_env:
             return
-        binary = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or \
-            shutil.which("nats-server")
+        binary = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or shutil.which(
+            "nats-server"
+        )
         if binary is None:
             raise RuntimeError("nats-server not found: run 'make install'")
         store = self.state_dir / "nats"
         store.mkdir(parents=True, exist_ok=True)
-        proc = self._spawn("nats", [binary, "-js", "-sd", str(store), "-a", "127.0.0.1",
-                                    "-p", str(self.nats_port)], dict(os.environ))
+        proc = self._spawn(
+            "nats",
+            [binary, "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", str(self.nats_port)],
+            dict(os.environ),
+        )
         wait_for_port(self.nats_port, proc, "nats-server", 20)
 
     def start_service(self, name: str, timeout: float = 60) -> None:
         env = self.env()
-        port = {"jobs": self.jobs_port, "gateway": self.grpc_port}.get(name) or \
-            self.converter_ports[name]
+        port = {"jobs": self.jobs_port, "gateway": self.grpc_port}.get(
+            name
+        ) or self.converter_ports[name]
         env["TRANSMUTE_GRPC_PORT"] = str(port)
         if name == "gateway":
             env["TRANSMUTE_HTTP_PORT"] = str(self.http_port)
@@ -166,7 +183,9 @@ class Mesh:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the Transmute mesh locally.")
     parser.add_argument("--state-dir", type=Path, default=Path(".transmute"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("TRANSMUTE_HTTP_PORT", 8080)))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("TRANSMUTE_HTTP_PORT", 8080))
+    )
     args = parser.parse_args()
     mesh = Mesh(args.state_dir.resolve(), http_port=args.port)
     stopping = False
@@ -178,8 +197,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     mesh.start()
-    print(f"\nTransmute is running: {mesh.url}  (API docs: {mesh.url}/docs, "
-          f"gRPC: 127.0.0.1:{mesh.grpc_port}). Ctrl-C stops it.\n", flush=True)
+    print(
+        f"\nTransmute is running: {mesh.url}  (API docs: {mesh.url}/docs, "
+        f"gRPC: 127.0.0.1:{mesh.grpc_port}). Ctrl-C stops it.\n",
+        flush=True,
+    )
     try:
         while not stopping:
             for name, proc in mesh.procs.items():

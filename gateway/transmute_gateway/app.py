@@ -9,13 +9,13 @@ import grpc
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute_common.bus import Bus
 from transmute_common.grpcutil import channel, start_server
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger
 from transmute_common.objectstore import open_object_store
+
 from transmute_gateway import rest
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings
@@ -46,9 +46,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
                 checks["object_store"] = f"error: {exc}"
             try:
                 resp = await health_pb2_grpc.HealthStub(jobs_health).Check(
-                    health_pb2.HealthCheckRequest(), timeout=2)
-                checks["jobs"] = "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING \
-                    else "not serving"
+                    health_pb2.HealthCheckRequest(), timeout=2
+                )
+                checks["jobs"] = (
+                    "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING else "not serving"
+                )
             except grpc.aio.AioRpcError as exc:
                 checks["jobs"] = f"error: {exc.code().name}"
             return checks
@@ -57,14 +59,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(gw), server)
 
         server, port = await start_server(
-            settings.grpc_host, settings.grpc_port, register,
+            settings.grpc_host,
+            settings.grpc_port,
+            register,
             [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name],
         )
         app.state.gateway = gw
         app.state.readiness = readiness
         app.state.grpc_port = port
-        log.info("gateway_started", http=f"http://{settings.http_host}:{settings.http_port}",
-                 grpc_port=port)
+        log.info(
+            "gateway_started",
+            http=f"http://{settings.http_host}:{settings.http_port}",
+            grpc_port=port,
+        )
         try:
             yield
         finally:

@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import grpc
-
 from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
 from transmute_common.converter import Capabilities, OptionSpec
 from transmute_common.errors import InvalidArgument, TransmuteError, Unavailable
@@ -65,13 +64,15 @@ class Catalog:
         targets = sorted({o for c in services.values() for o in c.outputs()})
         if target not in targets:
             raise TransmuteError(
-                f"unknown target format {target!r}", code="unsupported_target",
+                f"unknown target format {target!r}",
+                code="unsupported_target",
                 details={"supported": targets},
             ).with_status(422)
         readable = {i for c in services.values() for conv in c.conversions for i in conv.inputs}
         if input_format is None or input_format not in readable:
             raise TransmuteError(
-                "the file's type is not supported", code="unsupported_media_type",
+                "the file's type is not supported",
+                code="unsupported_media_type",
                 details={"detected": input_format or "unknown", "supported": sorted(readable)},
             ).with_status(415)
         for caps in services.values():
@@ -92,8 +93,8 @@ def validate_options(options: Any, specs: list[OptionSpec]) -> dict[str, Any]:
         if spec is None:
             raise _bad(f"unknown option {name!r}", sorted(by_name))
         ok = {
-            "integer": isinstance(value, int) and not isinstance(value, bool)
-            or isinstance(value, float) and value.is_integer(),
+            "integer": (isinstance(value, int) and not isinstance(value, bool))
+            or (isinstance(value, float) and value.is_integer()),
             "number": isinstance(value, int | float) and not isinstance(value, bool),
             "boolean": isinstance(value, bool),
             "string": isinstance(value, str),

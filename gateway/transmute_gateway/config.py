@@ -1,7 +1,6 @@
 """Gateway settings (``TRANSMUTE_*`` variables, see transmute_common.settings)."""
 
 from pydantic import Field
-
 from transmute_common.settings import Settings
 
 

@@ -17,6 +17,7 @@ from transmute_common.jobs import FileRef, Job, JobError, new_id
 from transmute_common.jobs_client import JobsClient
 from transmute_common.objectstore import ObjectStore
 from transmute_common.tracing import current_trace_id
+
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
 from transmute_gateway.sniff import SNIFF_BYTES, sniff
@@ -36,8 +37,13 @@ class UploadedFile:
     format: str
 
     def ref(self, tenant: str) -> FileRef:
-        return FileRef(key=upload_key(tenant, self.id), name=self.name, size=self.size,
-                       sha256=self.sha256, content_type=self.content_type)
+        return FileRef(
+            key=upload_key(tenant, self.id),
+            name=self.name,
+            size=self.size,
+            sha256=self.sha256,
+            content_type=self.content_type,
+        )
 
 
 def upload_key(tenant: str, file_id: str) -> str:
@@ -50,8 +56,14 @@ def clean_filename(name: str | None) -> str:
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, store: ObjectStore, jobs: JobsClient,
-                 bus: Bus, catalog: Catalog):
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        store: ObjectStore,
+        jobs: JobsClient,
+        bus: Bus,
+        catalog: Catalog,
+    ):
         self.settings = settings
         self.store = store
         self.jobs = jobs
@@ -60,8 +72,9 @@ class Gateway:
 
     # --- files --------------------------------------------------------------------------
 
-    async def upload(self, tenant: str, filename: str | None,
-                     chunks: AsyncIterable[bytes]) -> UploadedFile:
+    async def upload(
+        self, tenant: str, filename: str | None, chunks: AsyncIterable[bytes]
+    ) -> UploadedFile:
         """Streams a file into the store, enforcing the size limit as bytes arrive."""
         head, stream = await peek(aiter(chunks), SNIFF_BYTES)
         if not head:
@@ -70,10 +83,17 @@ class Gateway:
         fmt = format_of(media_type)
         file_id = new_id()
         key = upload_key(tenant, file_id)
-        info = await self.store.put(key, limited(stream, self.settings.max_upload_bytes),
-                                    media_type)
-        uploaded = UploadedFile(file_id, clean_filename(filename), info.size, info.sha256,
-                                media_type, fmt.name if fmt else "unknown")
+        info = await self.store.put(
+            key, limited(stream, self.settings.max_upload_bytes), media_type
+        )
+        uploaded = UploadedFile(
+            file_id,
+            clean_filename(filename),
+            info.size,
+            info.sha256,
+            media_type,
+            fmt.name if fmt else "unknown",
+        )
         try:
             await self.store.put_json(key + ".json", asdict(uploaded))
         except BaseException:
@@ -96,30 +116,41 @@ class Gateway:
 
     # --- jobs ---------------------------------------------------------------------------
 
-    async def submit(self, tenant: str, file_ids: list[str], target: str, options: Any,
-                     idempotency_key: str = "") -> Job:
+    async def submit(
+        self, tenant: str, file_ids: list[str], target: str, options: Any, idempotency_key: str = ""
+    ) -> Job:
         if not file_ids:
-            raise InvalidArgument("inputs must name at least one uploaded file",
-                                  code="missing_inputs")
+            raise InvalidArgument(
+                "inputs must name at least one uploaded file", code="missing_inputs"
+            )
         if len(file_ids) > self.settings.max_inputs:
-            raise InvalidArgument(f"at most {self.settings.max_inputs} inputs per job",
-                                  code="too_many_inputs")
+            raise InvalidArgument(
+                f"at most {self.settings.max_inputs} inputs per job", code="too_many_inputs"
+            )
         if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
-            raise InvalidArgument("Idempotency-Key must be 1-200 visible ASCII characters",
-                                  code="invalid_idempotency_key")
+            raise InvalidArgument(
+                "Idempotency-Key must be 1-200 visible ASCII characters",
+                code="invalid_idempotency_key",
+            )
         target = (target or "").strip().lower()
         files = [await self.file(tenant, fid) for fid in file_ids]
         formats = {f.format for f in files}
         if len(formats) != 1:
-            raise InvalidArgument("all inputs of a job must have the same type",
-                                  code="mixed_inputs")
+            raise InvalidArgument(
+                "all inputs of a job must have the same type", code="mixed_inputs"
+            )
         fmt = formats.pop()
         service = await self.catalog.route("convert", None if fmt == "unknown" else fmt, target)
         options = validate_options(options if options is not None else {}, service.options)
         job, _ = await self.jobs.create(
-            tenant=tenant, service=service.service, operation="convert",
-            inputs=[f.ref(tenant) for f in files], target=target, options=options,
-            idempotency_key=idempotency_key, trace_id=current_trace_id(),
+            tenant=tenant,
+            service=service.service,
+            operation="convert",
+            inputs=[f.ref(tenant) for f in files],
+            target=target,
+            options=options,
+            idempotency_key=idempotency_key,
+            trace_id=current_trace_id(),
         )
         if job.status.terminal:
             return job
@@ -135,8 +166,10 @@ class Gateway:
     async def get(self, tenant: str, job_id: str) -> Job:
         return await self.jobs.get(tenant, job_id)
 
-    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
-        return await self.jobs.list(tenant, page_size, page_token)
+    async def list_jobs(
+        self, tenant: str, page_size: int, page_token: str
+    ) -> tuple[list[Job], str]:
+        return await self.jobs.list_jobs(tenant, page_size, page_token)
 
     def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
         return self.jobs.watch(tenant, job_id)

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-
 from transmute_common.errors import InvalidArgument
 
 
@@ -32,8 +31,9 @@ Event = PartStart | PartData | PartEnd
 def boundary_of(content_type: str) -> bytes:
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data" or b"boundary" not in params:
-        raise InvalidArgument("expected multipart/form-data with a boundary",
-                              code="invalid_multipart")
+        raise InvalidArgument(
+            "expected multipart/form-data with a boundary", code="invalid_multipart"
+        )
     return params[b"boundary"]
 
 
@@ -80,8 +80,9 @@ async def events(body: AsyncIterable[bytes], content_type: str) -> AsyncIterator
         try:
             parser.write(chunk)
         except Exception as exc:
-            raise InvalidArgument(f"malformed multipart body: {exc}",
-                                  code="invalid_multipart") from exc
+            raise InvalidArgument(
+                f"malformed multipart body: {exc}", code="invalid_multipart"
+            ) from exc
         for event in pending:
             yield event
         pending.clear()

@@ -15,10 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from transmute_common.errors import InvalidArgument, TransmuteError
 from transmute_common.jobs import Job
 from transmute_common.logging import get_logger
+
 from transmute_gateway import multipart
 from transmute_gateway.core import Gateway, UploadedFile
 from transmute_gateway.views import error_body, job_view
@@ -56,7 +56,9 @@ def _file_view(f: UploadedFile) -> dict[str, Any]:
 
 @router.post("/files", status_code=201, summary="Upload a file (raw body or multipart)")
 async def upload_file(
-    request: Request, gw: Gw, tenant: Tenant,
+    request: Request,
+    gw: Gw,
+    tenant: Tenant,
     filename: Annotated[str | None, Query(description="name of a raw-body upload")] = None,
 ) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
@@ -68,8 +70,7 @@ async def upload_file(
         async for event in events:
             if isinstance(event, multipart.PartStart):
                 if event.name == "file" and uploaded is None:
-                    uploaded = await gw.upload(tenant, event.filename,
-                                               multipart.part_data(events))
+                    uploaded = await gw.upload(tenant, event.filename, multipart.part_data(events))
                 else:
                     async for _ in multipart.part_data(events):
                         pass
@@ -84,7 +85,9 @@ async def upload_file(
 
 @router.post("/jobs", status_code=202, summary="Start a conversion of uploaded files")
 async def create_job(
-    body: JobRequest, gw: Gw, tenant: Tenant,
+    body: JobRequest,
+    gw: Gw,
+    tenant: Tenant,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     job = await gw.submit(tenant, body.inputs, body.target, body.options, idempotency_key or "")
@@ -96,14 +99,17 @@ async def _text_field(events: AsyncIterator[multipart.Event], name: str, limit: 
     async for chunk in multipart.part_data(events):
         data += chunk
         if len(data) > limit:
-            raise InvalidArgument(f"field {name!r} is longer than {limit} bytes",
-                                  code="field_too_long")
+            raise InvalidArgument(
+                f"field {name!r} is longer than {limit} bytes", code="field_too_long"
+            )
     return data.decode("utf-8", "replace")
 
 
 @router.post("/convert", status_code=202, summary="Upload one file and start its conversion")
 async def convert(
-    request: Request, gw: Gw, tenant: Tenant,
+    request: Request,
+    gw: Gw,
+    tenant: Tenant,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     events = multipart.events(request.stream(), request.headers.get("content-type", ""))
@@ -115,12 +121,14 @@ async def convert(
                 continue
             if event.name == "file":
                 if uploaded is not None:
-                    raise InvalidArgument("send exactly one field named 'file'",
-                                          code="too_many_files")
+                    raise InvalidArgument(
+                        "send exactly one field named 'file'", code="too_many_files"
+                    )
                 uploaded = await gw.upload(tenant, event.filename, multipart.part_data(events))
             else:
-                fields[event.name] = await _text_field(events, event.name,
-                                                       gw.settings.max_options_bytes)
+                fields[event.name] = await _text_field(
+                    events, event.name, gw.settings.max_options_bytes
+                )
         if uploaded is None:
             raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
         if not fields.get("target"):
@@ -128,10 +136,12 @@ async def convert(
         try:
             options = json.loads(fields.get("options") or "{}")
         except ValueError as exc:
-            raise InvalidArgument(f"field 'options' is not valid JSON: {exc}",
-                                  code="invalid_options") from exc
-        job = await gw.submit(tenant, [uploaded.id], fields["target"], options,
-                              idempotency_key or "")
+            raise InvalidArgument(
+                f"field 'options' is not valid JSON: {exc}", code="invalid_options"
+            ) from exc
+        job = await gw.submit(
+            tenant, [uploaded.id], fields["target"], options, idempotency_key or ""
+        )
     except BaseException:
         if uploaded is not None:
             await gw.discard(tenant, uploaded.id)
@@ -141,11 +151,12 @@ async def convert(
 
 @router.get("/jobs", summary="List jobs, newest first")
 async def list_jobs(
-    gw: Gw, tenant: Tenant,
+    gw: Gw,
+    tenant: Tenant,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: str = "",
 ) -> dict[str, Any]:
-    jobs, token = await gw.list(tenant, page_size, page_token)
+    jobs, token = await gw.list_jobs(tenant, page_size, page_token)
     return {"jobs": [job_view(j) for j in jobs], "next_page_token": token}
 
 
@@ -197,16 +208,16 @@ async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
         finally:
             task.cancel()
             with contextlib.suppress(BaseException):
-                await watch.aclose()
+                await watch.aclose()  # type: ignore[attr-defined]
 
     return StreamingResponse(
-        stream(), media_type="text/event-stream",
+        stream(),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-@router.get("/jobs/{job_id}/outputs/{name}", summary="Download an output",
-            response_class=Response)
+@router.get("/jobs/{job_id}/outputs/{name}", summary="Download an output", response_class=Response)
 async def download(job_id: str, name: str, gw: Gw, tenant: Tenant) -> Response:
     ref = await gw.output(tenant, job_id, name)
     url = await gw.store.presigned_url(ref.key, ref.name)
@@ -245,8 +256,10 @@ def install(app: FastAPI) -> None:
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.readiness()
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
 
     @app.exception_handler(TransmuteError)
     async def on_error(_: Request, exc: TransmuteError) -> JSONResponse:
@@ -260,8 +273,7 @@ def install(app: FastAPI) -> None:
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
         details = {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]}
-        return JSONResponse(error_body("invalid_request", "the request is invalid", details),
-                            422)
+        return JSONResponse(error_body("invalid_request", "the request is invalid", details), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import filetype
-
 from transmute_common.formats import OCTET_STREAM
 
 SNIFF_BYTES = 8192
-_SVG = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]", re.S)
+_SVG = re.compile(
+    rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]", re.S
+)
 
 
 def sniff(head: bytes) -> str:

@@ -13,8 +13,11 @@ async def limited(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[byt
     async for chunk in chunks:
         total += len(chunk)
         if total > limit:
-            raise TooLarge(f"file is larger than the limit of {limit} bytes",
-                           code="file_too_large", details={"limit": limit})
+            raise TooLarge(
+                f"file is larger than the limit of {limit} bytes",
+                code="file_too_large",
+                details={"limit": limit},
+            )
         yield chunk
 
 

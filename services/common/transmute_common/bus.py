@@ -160,7 +160,7 @@ class Bus:
                 headers=inject_headers({MSG_ID: job.id, TENANT_HEADER: job.tenant}),
                 stream=self.settings.stream_name,
             )
-        except (nats.errors.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, nats.errors.Error) as exc:
             raise Unavailable(f"message bus unavailable: {exc}", code="bus_unavailable") from exc
         return not ack.duplicate
 
@@ -195,7 +195,7 @@ class Bus:
             await slots.acquire()
             try:
                 msgs = await sub.fetch(batch=1, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 slots.release()
                 continue
             except nats.errors.Error as exc:
@@ -247,7 +247,9 @@ class Bus:
 
     # --- exhausted deliveries --------------------------------------------------------
 
-    async def on_exhausted(self, callback: Callable[[str, str, int], Awaitable[None]]) -> Subscription:
+    async def on_exhausted(
+        self, callback: Callable[[str, str, int], Awaitable[None]]
+    ) -> Subscription:
         """Calls ``callback(tenant, job_id, deliveries)`` for each conversion request that ran
         out of deliveries without an ack (e.g. a converter crashing on every attempt),
         then removes the message from the stream."""
@@ -277,7 +279,9 @@ class Bus:
     # --- job events --------------------------------------------------------------------
 
     async def publish_job_event(self, job: Job) -> None:
-        await self.nc.publish(job_events_subject(job.tenant, job.id), job.model_dump_json().encode())
+        await self.nc.publish(
+            job_events_subject(job.tenant, job.id), job.model_dump_json().encode()
+        )
 
     async def subscribe_job_events(self, tenant: str, job_id: str) -> Subscription:
         return await self.nc.subscribe(job_events_subject(tenant, job_id))

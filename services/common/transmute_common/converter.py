@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
-
 from transmute.converter.v1 import converter_pb2
 
 
@@ -52,7 +51,9 @@ class Capabilities(BaseModel):
             service=self.service,
             conversions=[converter_pb2.Conversion(**c.model_dump()) for c in self.conversions],
             options=[
-                converter_pb2.OptionSpec(**{k: v for k, v in o.model_dump().items() if v is not None})
+                converter_pb2.OptionSpec(
+                    **{k: v for k, v in o.model_dump().items() if v is not None}
+                )
                 for o in self.options
             ],
         )
@@ -68,7 +69,7 @@ class Capabilities(BaseModel):
             options=[
                 OptionSpec(
                     name=o.name,
-                    type=o.type,  # type: ignore[arg-type]
+                    type=o.type,
                     description=o.description,
                     default=o.default,
                     choices=list(o.choices),

@@ -39,9 +39,7 @@ _GRPC_TO_STATUS = {
 
 
 async def _abort(context: grpc.aio.ServicerContext, err: TransmuteError) -> None:
-    context.set_trailing_metadata(
-        (("error-code", err.code), ("error-status", str(err.status)))
-    )
+    context.set_trailing_metadata((("error-code", err.code), ("error-status", str(err.status))))
     await context.abort(_STATUS_TO_GRPC.get(err.status, grpc.StatusCode.INTERNAL), err.message)
 
 
@@ -99,9 +97,7 @@ async def start_server(
 ) -> tuple[grpc.aio.Server, int]:
     """Starts a gRPC server with the standard health service and server reflection.
     Returns the server and the port it bound (useful with port 0)."""
-    server = grpc.aio.server(
-        options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)]
-    )
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
     register(server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

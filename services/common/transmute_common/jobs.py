@@ -9,8 +9,8 @@ from uuid import uuid4
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from pydantic import BaseModel, Field
-
 from transmute.jobs.v1 import jobs_pb2
+
 from transmute_common.errors import Conflict
 
 
@@ -87,8 +87,9 @@ def _next(job: Job, **changes: Any) -> Job:
 
 def _refuse_if_terminal(job: Job, action: str) -> None:
     if job.status.terminal:
-        raise Conflict(f"cannot {action}: job {job.id} is already {job.status.value}",
-                       code="job_finished")
+        raise Conflict(
+            f"cannot {action}: job {job.id} is already {job.status.value}", code="job_finished"
+        )
 
 
 def report_progress(job: Job, attempt: int, progress: Progress) -> Job:
@@ -156,7 +157,7 @@ _PB_TO_STATUS = {v: k for k, v in _STATUS_TO_PB.items()}
 
 
 def status_from_pb(value: int) -> JobStatus:
-    return _PB_TO_STATUS[value]
+    return _PB_TO_STATUS[value]  # type: ignore[index]
 
 
 def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -198,8 +199,9 @@ def file_to_pb(f: FileRef) -> jobs_pb2.FileRef:
 
 
 def file_from_pb(f: jobs_pb2.FileRef) -> FileRef:
-    return FileRef(key=f.key, name=f.name, size=f.size, sha256=f.sha256,
-                   content_type=f.content_type)
+    return FileRef(
+        key=f.key, name=f.name, size=f.size, sha256=f.sha256, content_type=f.content_type
+    )
 
 
 def progress_to_pb(p: Progress) -> jobs_pb2.Progress:
@@ -265,8 +267,6 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
 def job_to_json(job: Job) -> dict[str, Any]:
     """The public JSON shape of a job (REST API and SSE events)."""
     data = job.model_dump(mode="json", exclude={"idempotency_key"})
-    data["outputs"] = [
-        {k: v for k, v in f.items() if k != "key"} for f in data["outputs"]
-    ]
+    data["outputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["outputs"]]
     data["inputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["inputs"]]
     return data

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+
 from transmute_common.grpcutil import channel, error_from_rpc
 from transmute_common.jobs import (
     FileRef,
@@ -69,7 +69,9 @@ class JobsClient:
         pb = await self._call(self._stub.GetJob, jobs_pb2.GetJobRequest(tenant=tenant, id=job_id))
         return job_from_pb(pb)
 
-    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+    async def list_jobs(
+        self, tenant: str, page_size: int, page_token: str
+    ) -> tuple[list[Job], str]:
         resp = await self._call(
             self._stub.ListJobs,
             jobs_pb2.ListJobsRequest(tenant=tenant, page_size=page_size, page_token=page_token),

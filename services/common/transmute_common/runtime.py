@@ -19,8 +19,8 @@ from typing import Any
 import grpc
 from opentelemetry import trace
 from pydantic import Field
-
 from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
+
 from transmute_common.bus import Bus, ConversionRequest, Delivery
 from transmute_common.converter import Capabilities, ConversionTask, InputFile
 from transmute_common.errors import InvalidArgument, InvalidInput, TransmuteError
@@ -44,7 +44,7 @@ from transmute_common.workers import WorkerPool, load_factory
 
 log = get_logger(__name__)
 Report = Callable[[Progress], Awaitable[None]]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_UNSAFE = re.compile(r"[^\w. -]+")
 
 
 class ConverterSettings(Settings):
@@ -127,8 +127,13 @@ class ConverterRuntime:
                 name = output_name(inputs[0].name, target_format.extension, i)
                 info = await self.store.put_file(output_prefix + name, out.path, out.media_type)
                 refs.append(
-                    FileRef(key=info.key, name=name, size=info.size, sha256=info.sha256,
-                            content_type=out.media_type)
+                    FileRef(
+                        key=info.key,
+                        name=name,
+                        size=info.size,
+                        sha256=info.sha256,
+                        content_type=out.media_type,
+                    )
                 )
             return refs
         finally:
@@ -160,8 +165,11 @@ class ConverterRuntime:
         with self._tracer.start_as_current_span(
             f"convert {r.service}",
             kind=trace.SpanKind.CONSUMER,
-            attributes={"transmute.job_id": r.job_id, "transmute.attempt": delivery.attempt,
-                        "transmute.target": r.target},
+            attributes={
+                "transmute.job_id": r.job_id,
+                "transmute.attempt": delivery.attempt,
+                "transmute.target": r.target,
+            },
         ) as span:
             outcome = await self._process(delivery, r)
             span.set_attribute("transmute.outcome", outcome)
@@ -172,8 +180,9 @@ class ConverterRuntime:
             await self.jobs.report_progress(r.tenant, r.job_id, delivery.attempt, p)
 
         try:
-            outputs = await self.run(r.operation, r.inputs, r.target, r.options,
-                                     r.output_prefix, report)
+            outputs = await self.run(
+                r.operation, r.inputs, r.target, r.options, r.output_prefix, report
+            )
             await self.jobs.complete(r.tenant, r.job_id, outputs)
         except TransmuteError as err:
             if err.status in (404, 409):
@@ -197,18 +206,20 @@ class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
     def __init__(self, runtime: ConverterRuntime):
         self.runtime = runtime
 
-    async def Capabilities(  # noqa: N802 - gRPC method name
+    async def Capabilities(
         self, request: converter_pb2.CapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> converter_pb2.CapabilitiesResponse:
         return self.runtime.capabilities.to_pb()
 
     @grpc_errors
-    async def Convert(  # noqa: N802 - gRPC method name
+    async def Convert(
         self, request: converter_pb2.ConvertRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[converter_pb2.ConvertResponse]:
         tenant_prefix = f"tenants/{request.tenant}/"
-        if not request.tenant or not request.output_prefix.startswith(tenant_prefix) or any(
-            not f.key.startswith(tenant_prefix) for f in request.inputs
+        if (
+            not request.tenant
+            or not request.output_prefix.startswith(tenant_prefix)
+            or any(not f.key.startswith(tenant_prefix) for f in request.inputs)
         ):
             raise InvalidArgument("inputs and output_prefix must be under the tenant's prefix")
         events: asyncio.Queue[converter_pb2.ConvertResponse] = asyncio.Queue()
@@ -242,9 +253,7 @@ class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
         )
 
 
-async def serve_converter(
-    service: str, factory_path: str, settings: ConverterSettings
-) -> None:
+async def serve_converter(service: str, factory_path: str, settings: ConverterSettings) -> None:
     """Runs a converter service until SIGTERM or SIGINT."""
     setup_logging(service)
     setup_tracing(f"transmute-{service}")

@@ -7,7 +7,6 @@ from typing import Any
 
 import pyvips
 from pydantic import ValidationError
-
 from transmute_common.converter import (
     Capabilities,
     Conversion,
@@ -18,6 +17,7 @@ from transmute_common.converter import (
 )
 from transmute_common.errors import InvalidArgument, InvalidInput
 from transmute_common.formats import BY_NAME
+
 from transmute_image.config import ImageSettings
 from transmute_image.options import OPTION_SPECS, ImageOptions
 
@@ -50,8 +50,9 @@ class ImageConverter(Converter):
         try:
             opts = ImageOptions.model_validate(task.options)
         except ValidationError as exc:
-            raise InvalidArgument(f"invalid options: {exc.errors()[0]['msg']}",
-                                  code="invalid_options") from exc
+            raise InvalidArgument(
+                f"invalid options: {exc.errors()[0]['msg']}", code="invalid_options"
+            ) from exc
         if task.target not in OUTPUTS:
             raise InvalidArgument(f"cannot write {task.target}", code="unsupported_target")
         source = task.inputs[0]
@@ -62,8 +63,9 @@ class ImageConverter(Converter):
             image = self._resize(image, opts)
             self._save(image, out, task.target, opts)
         except pyvips.Error as exc:
-            raise InvalidInput(f"cannot decode {source.format} image: {_describe(exc)}",
-                               code="invalid_image") from exc
+            raise InvalidInput(
+                f"cannot decode {source.format} image: {_describe(exc)}", code="invalid_image"
+            ) from exc
         progress(1.0, "encoded")
         return [OutputFile(path=out, name=out.name, media_type=BY_NAME[task.target].media_type)]
 
@@ -109,12 +111,11 @@ class ImageConverter(Converter):
         try:
             with Image.open(path) as im:
                 self._check_pixels(im.width, im.height, 1)
-                if opts.auto_orient:
-                    im = ImageOps.exif_transpose(im)
-                has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-                im = im.convert("RGBA" if has_alpha else "RGB")
-                data = im.tobytes()
-                width, height, bands = im.width, im.height, len(im.getbands())
+                img: Image.Image = ImageOps.exif_transpose(im) if opts.auto_orient else im
+                has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+                img = img.convert("RGBA" if has_alpha else "RGB")
+                data = img.tobytes()
+                width, height, bands = img.width, img.height, len(img.getbands())
         except (OSError, ValueError, SyntaxError) as exc:
             raise InvalidInput(f"cannot decode image: {exc}", code="invalid_image") from exc
         return pyvips.Image.new_from_memory(data, width, height, bands, "uchar")
@@ -126,7 +127,7 @@ class ImageConverter(Converter):
         if opts.width is None and opts.height is None:
             return image
         page_height = image.get_page_height()
-        width = opts.width or round(image.width * opts.height / page_height)  # type: ignore[operator]
+        width = opts.width or round(image.width * (opts.height or 0) / page_height)
         height = opts.height or round(page_height * width / image.width)
         if opts.fit == "fill":
             return image.thumbnail_image(width, height=height, size="force")
@@ -145,8 +146,14 @@ class ImageConverter(Converter):
         elif target == "webp":
             image.webpsave(str(out), Q=opts.quality, lossless=opts.lossless, effort=4, **keep)
         elif target == "avif":
-            image.heifsave(str(out), Q=opts.quality, lossless=opts.lossless,
-                           compression="av1", effort=2, **keep)
+            image.heifsave(
+                str(out),
+                Q=opts.quality,
+                lossless=opts.lossless,
+                compression="av1",
+                effort=2,
+                **keep,
+            )
         elif target == "gif":
             image.gifsave(str(out), **keep)
         elif target == "tiff":

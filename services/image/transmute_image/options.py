@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from transmute_common.converter import OptionSpec
 
 
@@ -22,19 +21,52 @@ class ImageOptions(BaseModel):
 
 
 OPTION_SPECS = [
-    OptionSpec(name="width", type="integer", minimum=1, maximum=65535,
-               description="Output width in pixels; keeps the aspect ratio unless fit=fill"),
-    OptionSpec(name="height", type="integer", minimum=1, maximum=65535,
-               description="Output height in pixels"),
-    OptionSpec(name="fit", type="string", default="contain", choices=["contain", "cover", "fill"],
-               description="contain: fit inside width x height; cover: fill it and crop the "
-               "centre; fill: stretch to it"),
-    OptionSpec(name="quality", type="integer", default="80", minimum=1, maximum=100,
-               description="Encoder quality for JPEG, WebP, AVIF"),
-    OptionSpec(name="lossless", type="boolean", default="false",
-               description="Lossless encoding for WebP and AVIF"),
-    OptionSpec(name="strip", type="boolean", default="true",
-               description="Remove EXIF, XMP and IPTC metadata (the colour profile is kept)"),
-    OptionSpec(name="auto_orient", type="boolean", default="true",
-               description="Rotate according to the EXIF orientation tag"),
+    OptionSpec(
+        name="width",
+        type="integer",
+        minimum=1,
+        maximum=65535,
+        description="Output width in pixels; keeps the aspect ratio unless fit=fill",
+    ),
+    OptionSpec(
+        name="height",
+        type="integer",
+        minimum=1,
+        maximum=65535,
+        description="Output height in pixels",
+    ),
+    OptionSpec(
+        name="fit",
+        type="string",
+        default="contain",
+        choices=["contain", "cover", "fill"],
+        description="contain: fit inside width x height; cover: fill it and crop the "
+        "centre; fill: stretch to it",
+    ),
+    OptionSpec(
+        name="quality",
+        type="integer",
+        default="80",
+        minimum=1,
+        maximum=100,
+        description="Encoder quality for JPEG, WebP, AVIF",
+    ),
+    OptionSpec(
+        name="lossless",
+        type="boolean",
+        default="false",
+        description="Lossless encoding for WebP and AVIF",
+    ),
+    OptionSpec(
+        name="strip",
+        type="boolean",
+        default="true",
+        description="Remove EXIF, XMP and IPTC metadata (the colour profile is kept)",
+    ),
+    OptionSpec(
+        name="auto_orient",
+        type="boolean",
+        default="true",
+        description="Rotate according to the EXIF orientation tag",
+    ),
 ]

@@ -6,7 +6,6 @@ import asyncio
 import signal
 
 import grpc
-
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.bus import Bus
 from transmute_common.grpcutil import start_server
@@ -14,6 +13,7 @@ from transmute_common.jobstore import open_job_store
 from transmute_common.logging import get_logger, setup_logging
 from transmute_common.objectstore import open_object_store
 from transmute_common.tracing import setup_tracing, shutdown_tracing
+
 from transmute_jobs.config import JobsSettings
 from transmute_jobs.service import JobService
 from transmute_jobs.servicer import JobServicer
@@ -38,7 +38,9 @@ async def serve(settings: JobsSettings) -> None:
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(service), server)
 
     server, port = await start_server(
-        settings.grpc_host, settings.grpc_port, register,
+        settings.grpc_host,
+        settings.grpc_port,
+        register,
         [jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name],
     )
     stop = asyncio.Event()
@@ -47,8 +49,9 @@ async def serve(settings: JobsSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("jobs_started", grpc_port=port)
     try:
-        await run_sweeper(store, objects, settings.result_ttl_seconds,
-                          settings.sweep_interval_seconds, stop)
+        await run_sweeper(
+            store, objects, settings.result_ttl_seconds, settings.sweep_interval_seconds, stop
+        )
     finally:
         log.info("jobs_stopping")
         await server.stop(grace=5)

@@ -3,13 +3,11 @@ change over NATS so watchers on any replica see it."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
-
 from transmute_common import jobs as model
 from transmute_common.bus import Bus
 from transmute_common.errors import Conflict, InvalidArgument
@@ -36,9 +34,18 @@ class JobService:
         self.ttl_seconds = ttl_seconds
         self.resync_seconds = resync_seconds
 
-    async def create(self, *, tenant: str, service: str, operation: str, inputs: list[FileRef],
-                     target: str, options: dict[str, Any], idempotency_key: str,
-                     trace_id: str) -> tuple[Job, bool]:
+    async def create(
+        self,
+        *,
+        tenant: str,
+        service: str,
+        operation: str,
+        inputs: list[FileRef],
+        target: str,
+        options: dict[str, Any],
+        idempotency_key: str,
+        trace_id: str,
+    ) -> tuple[Job, bool]:
         check_tenant(tenant)
         if not service or not inputs:
             raise InvalidArgument("a job needs a service and at least one input")
@@ -46,8 +53,14 @@ class JobService:
         if any(not f.key.startswith(prefix) for f in inputs):
             raise InvalidArgument("inputs must belong to the tenant", code="foreign_input")
         job = Job(
-            tenant=tenant, service=service, operation=operation, inputs=inputs, target=target,
-            options=options, idempotency_key=idempotency_key or None, trace_id=trace_id,
+            tenant=tenant,
+            service=service,
+            operation=operation,
+            inputs=inputs,
+            target=target,
+            options=options,
+            idempotency_key=idempotency_key or None,
+            trace_id=trace_id,
         ).with_ttl(self.ttl_seconds)
         stored, created = await self.store.create(job)
         if created:
@@ -57,8 +70,10 @@ class JobService:
     async def get(self, tenant: str, job_id: str) -> Job:
         return await self.store.get(check_tenant(tenant), job_id)
 
-    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
-        return await self.store.list(check_tenant(tenant), page_size, page_token)
+    async def list_jobs(
+        self, tenant: str, page_size: int, page_token: str
+    ) -> tuple[list[Job], str]:
+        return await self.store.list_jobs(check_tenant(tenant), page_size, page_token)
 
     async def _transition(self, tenant: str, job_id: str, step: Callable[[Job], Job]) -> Job:
         """Applies ``step`` with compare-and-set, retrying when another writer won."""
@@ -72,10 +87,12 @@ class JobService:
                 return updated
         raise Conflict(f"job {job_id} is being updated too often", code="contention")
 
-    async def report_progress(self, tenant: str, job_id: str, attempt: int,
-                              progress: Progress) -> Job:
+    async def report_progress(
+        self, tenant: str, job_id: str, attempt: int, progress: Progress
+    ) -> Job:
         return await self._transition(
-            tenant, job_id, lambda j: model.report_progress(j, attempt, progress))
+            tenant, job_id, lambda j: model.report_progress(j, attempt, progress)
+        )
 
     async def complete(self, tenant: str, job_id: str, outputs: list[FileRef]) -> Job:
         return await self._transition(tenant, job_id, lambda j: model.complete(j, outputs))
@@ -109,7 +126,7 @@ class JobService:
                 try:
                     msg = await sub.next_msg(timeout=self.resync_seconds)
                     job = Job.model_validate_json(msg.data)
-                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     # Quiet for a while: re-read, in case an event was lost on the way.
                     job = await self.get(tenant, job_id)
                 if job.version > last:

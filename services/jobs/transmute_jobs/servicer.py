@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.grpcutil import grpc_errors
 from transmute_common.jobs import (
@@ -15,9 +14,8 @@ from transmute_common.jobs import (
     job_to_pb,
     progress_from_pb,
 )
-from transmute_jobs.service import JobService
 
-Ctx = grpc.aio.ServicerContext
+from transmute_jobs.service import JobService
 
 
 class JobServicer(jobs_pb2_grpc.JobServiceServicer):
@@ -25,8 +23,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         self.jobs = jobs
 
     @grpc_errors
-    async def CreateJob(  # noqa: N802
-        self, request: jobs_pb2.CreateJobRequest, context: Ctx
+    async def CreateJob(
+        self, request: jobs_pb2.CreateJobRequest, context: grpc.aio.ServicerContext
     ) -> jobs_pb2.CreateJobResponse:
         job, created = await self.jobs.create(
             tenant=request.tenant,
@@ -41,26 +39,30 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return jobs_pb2.CreateJobResponse(job=job_to_pb(job), created=created)
 
     @grpc_errors
-    async def GetJob(self, request: jobs_pb2.GetJobRequest, context: Ctx) -> jobs_pb2.Job:  # noqa: N802
+    async def GetJob(
+        self, request: jobs_pb2.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
         return job_to_pb(await self.jobs.get(request.tenant, request.id))
 
     @grpc_errors
-    async def ListJobs(  # noqa: N802
-        self, request: jobs_pb2.ListJobsRequest, context: Ctx
+    async def ListJobs(
+        self, request: jobs_pb2.ListJobsRequest, context: grpc.aio.ServicerContext
     ) -> jobs_pb2.ListJobsResponse:
-        jobs, token = await self.jobs.list(request.tenant, request.page_size, request.page_token)
+        jobs, token = await self.jobs.list_jobs(
+            request.tenant, request.page_size, request.page_token
+        )
         return jobs_pb2.ListJobsResponse(jobs=[job_to_pb(j) for j in jobs], next_page_token=token)
 
     @grpc_errors
-    async def WatchJob(  # noqa: N802
-        self, request: jobs_pb2.WatchJobRequest, context: Ctx
+    async def WatchJob(
+        self, request: jobs_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jobs_pb2.Job]:
         async for job in self.jobs.watch(request.tenant, request.id):
             yield job_to_pb(job)
 
     @grpc_errors
-    async def ReportProgress(  # noqa: N802
-        self, request: jobs_pb2.ReportProgressRequest, context: Ctx
+    async def ReportProgress(
+        self, request: jobs_pb2.ReportProgressRequest, context: grpc.aio.ServicerContext
     ) -> jobs_pb2.Job:
         job = await self.jobs.report_progress(
             request.tenant, request.id, request.attempt, progress_from_pb(request.progress)
@@ -68,17 +70,21 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
         return job_to_pb(job)
 
     @grpc_errors
-    async def CompleteJob(  # noqa: N802
-        self, request: jobs_pb2.CompleteJobRequest, context: Ctx
+    async def CompleteJob(
+        self, request: jobs_pb2.CompleteJobRequest, context: grpc.aio.ServicerContext
     ) -> jobs_pb2.Job:
         outputs = [file_from_pb(f) for f in request.outputs]
         return job_to_pb(await self.jobs.complete(request.tenant, request.id, outputs))
 
     @grpc_errors
-    async def FailJob(self, request: jobs_pb2.FailJobRequest, context: Ctx) -> jobs_pb2.Job:  # noqa: N802
+    async def FailJob(
+        self, request: jobs_pb2.FailJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
         error = JobError(code=request.error.code or "failed", message=request.error.message)
         return job_to_pb(await self.jobs.fail(request.tenant, request.id, error))
 
     @grpc_errors
-    async def CancelJob(self, request: jobs_pb2.CancelJobRequest, context: Ctx) -> jobs_pb2.Job:  # noqa: N802
+    async def CancelJob(
+        self, request: jobs_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
         return job_to_pb(await self.jobs.cancel(request.tenant, request.id))

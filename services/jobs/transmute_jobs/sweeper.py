@@ -4,6 +4,7 @@ uploads nobody converted in time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from transmute_common.bus import output_prefix
@@ -21,14 +22,15 @@ async def sweep_once(jobs: JobStore, objects: ObjectStore, ttl_seconds: int) -> 
         for job in expired:
             removed += await objects.delete_prefix(output_prefix(job.tenant, job.id))
     cutoff = utcnow() - timedelta(seconds=ttl_seconds)
-    for info in await objects.list("tenants/"):
+    for info in await objects.list_objects("tenants/"):
         if "/uploads/" in info.key and info.modified is not None and info.modified < cutoff:
             removed += await objects.delete_prefix(info.key)
     return removed
 
 
-async def run_sweeper(jobs: JobStore, objects: ObjectStore, ttl_seconds: int,
-                      interval: float, stop: asyncio.Event) -> None:
+async def run_sweeper(
+    jobs: JobStore, objects: ObjectStore, ttl_seconds: int, interval: float, stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         try:
             removed = await sweep_once(jobs, objects, ttl_seconds)
@@ -36,7 +38,5 @@ async def run_sweeper(jobs: JobStore, objects: ObjectStore, ttl_seconds: int,
                 log.info("expired_objects_removed", count=removed)
         except Exception:
             log.exception("sweep_failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            pass

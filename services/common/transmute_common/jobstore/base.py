@@ -36,7 +36,9 @@ class JobStore(ABC):
         """Raises NotFound when the job does not exist for this tenant."""
 
     @abstractmethod
-    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+    async def list_jobs(
+        self, tenant: str, page_size: int, page_token: str
+    ) -> tuple[list[Job], str]:
         """Newest first; returns the page and the token of the next one ('' at the end)."""
 
     @abstractmethod

@@ -90,7 +90,9 @@ class MongoJobStore(JobStore):
             raise NotFound(f"job {job_id} not found", code="job_not_found")
         return _from_doc(doc)
 
-    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+    async def list_jobs(
+        self, tenant: str, page_size: int, page_token: str
+    ) -> tuple[list[Job], str]:
         size = clamp_page_size(page_size)
         query: dict[str, Any] = {"tenant": tenant}
         after = decode_page_token(page_token)

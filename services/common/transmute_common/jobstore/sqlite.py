@@ -113,7 +113,9 @@ class SqliteJobStore(JobStore):
             raise NotFound(f"job {job_id} not found", code="job_not_found")
         return Job.model_validate_json(row[0])
 
-    async def list(self, tenant: str, page_size: int, page_token: str) -> tuple[list[Job], str]:
+    async def list_jobs(
+        self, tenant: str, page_size: int, page_token: str
+    ) -> tuple[list[Job], str]:
         size = clamp_page_size(page_size)
         after = decode_page_token(page_token)
 
@@ -159,8 +161,7 @@ class SqliteJobStore(JobStore):
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         def take(db: sqlite3.Connection) -> list[Job]:
             rows = db.execute(
-                "SELECT id, doc FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "
-                "LIMIT ?",
+                "SELECT id, doc FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?",
                 (_ts(now), limit),
             ).fetchall()
             db.executemany("DELETE FROM jobs WHERE id=?", [(r[0],) for r in rows])

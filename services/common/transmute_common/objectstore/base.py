@@ -49,9 +49,7 @@ class ObjectStore(ABC):
         """Raises when the store cannot be reached."""
 
     @abstractmethod
-    async def put(
-        self, key: str, chunks: AsyncIterable[bytes], content_type: str
-    ) -> ObjectInfo:
+    async def put(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> ObjectInfo:
         """Stores the stream under ``key``. If the stream raises, nothing is stored."""
 
     @abstractmethod
@@ -73,7 +71,7 @@ class ObjectStore(ABC):
         """Deletes every object whose key starts with ``prefix``; returns the count."""
 
     @abstractmethod
-    async def list(self, prefix: str) -> list[ObjectInfo]: ...
+    async def list_objects(self, prefix: str) -> list[ObjectInfo]: ...
 
     async def presigned_url(self, key: str, filename: str) -> str | None:
         """A time-limited direct download URL, where the store offers one."""

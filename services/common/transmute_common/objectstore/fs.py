@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -62,7 +63,8 @@ class DirectoryStore(ObjectStore):
         except BaseException:
             if fd >= 0:
                 os.close(fd)
-            Path(tmp_name).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
             raise
         return ObjectInfo(key, size, digest.hexdigest(), content_type, datetime.now(UTC))
 
@@ -106,7 +108,7 @@ class DirectoryStore(ObjectStore):
 
     async def read(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
         try:
-            f = open(self._path(key), "rb")  # noqa: SIM115 - closed below
+            f = await asyncio.to_thread(open, self._path(key), "rb")
         except FileNotFoundError:
             raise NotFound(f"object {key} not found", code="object_not_found") from None
         try:
@@ -143,6 +145,6 @@ class DirectoryStore(ObjectStore):
                     keys.append(key)
         return sorted(keys)
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
+    async def list_objects(self, prefix: str) -> list[ObjectInfo]:
         keys = await asyncio.to_thread(self._walk, prefix)
         return [await self.stat(k) for k in keys]

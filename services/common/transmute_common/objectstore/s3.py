@@ -76,8 +76,12 @@ class S3Store(ObjectStore):
             raise ValueError("object store URL must look like s3://host:port/bucket")
         client = Minio(
             url.netloc,
-            access_key=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
-            secret_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+            access_key=settings.s3_access_key.get_secret_value()
+            if settings.s3_access_key
+            else None,
+            secret_key=settings.s3_secret_key.get_secret_value()
+            if settings.s3_secret_key
+            else None,
             secure=settings.s3_secure or url.scheme == "s3s",
             region=settings.s3_region,
         )
@@ -110,8 +114,12 @@ class S3Store(ObjectStore):
         def upload() -> None:
             try:
                 result: Any = self._client.put_object(
-                    self._bucket, key, _QueueReader(q), length=-1,
-                    part_size=self._part_size, content_type=content_type,
+                    self._bucket,
+                    key,
+                    _QueueReader(q),  # type: ignore[arg-type]
+                    length=-1,
+                    part_size=self._part_size,
+                    content_type=content_type,
                 )
             except BaseException as exc:  # handed to the event loop below
                 result = exc
@@ -141,13 +149,14 @@ class S3Store(ObjectStore):
             await self._feed(q, _END, done)
         except BaseException as exc:
             # Makes put_object raise, which aborts the multipart upload.
-            await self._feed(q, exc if isinstance(exc, Exception) else RuntimeError("aborted"),
-                             done)
+            await self._feed(
+                q, exc if isinstance(exc, Exception) else RuntimeError("aborted"), done
+            )
             await asyncio.shield(done)
             raise
         result = await done
         if isinstance(result, BaseException):
-            raise _translate(result, key) from result
+            raise _translate(result, key) from result  # type: ignore[arg-type]
         return ObjectInfo(key, size, digest.hexdigest(), content_type)
 
     @staticmethod
@@ -170,8 +179,15 @@ class S3Store(ObjectStore):
             return path.stat().st_size, h.hexdigest()
 
         size, sha = await asyncio.to_thread(digest)
-        await self._call(key, self._client.fput_object, self._bucket, key, str(path),
-                         content_type=content_type, part_size=self._part_size)
+        await self._call(
+            key,
+            self._client.fput_object,
+            self._bucket,
+            key,
+            str(path),
+            content_type=content_type,
+            part_size=self._part_size,
+        )
         return ObjectInfo(key, size, sha, content_type)
 
     async def stat(self, key: str) -> ObjectInfo:
@@ -197,10 +213,14 @@ class S3Store(ObjectStore):
         from minio.deleteobjects import DeleteObject
 
         def remove() -> int:
-            names = [o.object_name for o in self._client.list_objects(
-                self._bucket, prefix=prefix, recursive=True) if o.object_name]
-            errors = list(self._client.remove_objects(
-                self._bucket, [DeleteObject(n) for n in names]))
+            names = [
+                o.object_name
+                for o in self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
+                if o.object_name
+            ]
+            errors = list(
+                self._client.remove_objects(self._bucket, [DeleteObject(n) for n in names])
+            )
             if errors:
                 raise Unavailable(f"could not delete {len(errors)} objects under {prefix}")
             return len(names)
@@ -208,11 +228,12 @@ class S3Store(ObjectStore):
         result: int = await self._call(prefix, remove)
         return result
 
-    async def list(self, prefix: str) -> list[ObjectInfo]:
+    async def list_objects(self, prefix: str) -> list[ObjectInfo]:
         def collect() -> list[ObjectInfo]:
             return [
-                ObjectInfo(o.object_name or "", o.size or 0, "", o.content_type or "",
-                           o.last_modified)
+                ObjectInfo(
+                    o.object_name or "", o.size or 0, "", o.content_type or "", o.last_modified
+                )
                 for o in self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
             ]
 
@@ -222,7 +243,10 @@ class S3Store(ObjectStore):
     async def presigned_url(self, key: str, filename: str) -> str | None:
         disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
         url: str = await self._call(
-            key, self._client.presigned_get_object, self._bucket, check_key(key),
+            key,
+            self._client.presigned_get_object,
+            self._bucket,
+            check_key(key),
             expires=self._presign,
             response_headers={"response-content-disposition": disposition},
         )

@@ -1,0 +1,54 @@
+# Transmute: `make run` starts the platform locally, `make test` runs every test.
+SHELL := /bin/bash
+UV_VERSION := 0.9.30
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+BIN_DIR ?= $(HOME)/.cache/transmute/bin
+export PATH := $(BIN_DIR):$(PATH)
+
+.PHONY: help install servers proto proto-check lint test test-fast run bench clean
+
+help:
+	@echo "make run     - start the whole mesh locally (gateway on http://127.0.0.1:8080)"
+	@echo "make test    - install everything, check stubs and lint, run all tests"
+	@echo "make bench   - benchmarks against the bare engines (slow)"
+	@echo "make proto   - regenerate gRPC stubs from proto/"
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || \
+	  python3 -m pip install --quiet --break-system-packages --user "uv==$(UV_VERSION)"
+
+# Python environment from the lock file (uv's cache lives outside the repo).
+install: | $(UV)
+	@$(UV) sync --frozen --quiet
+
+# MinIO, FerretDB and helm, built once with Go into $(BIN_DIR).
+servers:
+	@TRANSMUTE_BIN_DIR=$(BIN_DIR) ./scripts/install-servers.sh
+
+proto: install
+	./scripts/gen_proto.sh
+
+proto-check: proto
+	@git diff --exit-code -- services/common/transmute || \
+	  (echo "generated stubs are stale: run 'make proto' and commit" && exit 1)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy gateway services scripts
+
+test: install servers proto-check lint
+	$(PY) -m pytest -q -rs
+
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e" tests/unit
+
+run: install
+	$(PY) scripts/mesh.py
+
+bench: install servers
+	$(PY) -m bench
+
+clean:
+	rm -rf .transmute .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+import pytest
+
+from tests import images
+from transmute_common.errors import TooLarge
+from transmute_gateway.sniff import sniff
+from transmute_gateway.streams import limited, peek
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (images.jpeg(16, 16), "image/jpeg"),
+    (images.png(), "image/png"),
+    (images.animated_gif(), "image/gif"),
+    (images.bmp(), "image/bmp"),
+    (images.heic(), "image/heic"),
+    (images.svg(), "image/svg+xml"),
+    (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'></svg>", "image/svg+xml"),
+    (b"just some text, named photo.png by its sender", "application/octet-stream"),
+    (b"<html><svg></svg></html>", "application/octet-stream"),
+])
+def test_types_come_from_content(data: bytes, expected: str) -> None:
+    assert sniff(data[:8192]) == expected
+
+
+async def _chunks(*parts: bytes):  # type: ignore[no-untyped-def]
+    for p in parts:
+        yield p
+
+
+async def test_limit_is_enforced_while_streaming() -> None:
+    seen = []
+    with pytest.raises(TooLarge):
+        async for chunk in limited(_chunks(b"a" * 4, b"b" * 4, b"c" * 4), 10):
+            seen.append(chunk)
+    assert seen == [b"a" * 4, b"b" * 4]  # failed on the chunk that crossed the limit
+
+
+async def test_limit_allows_exact_size() -> None:
+    assert [c async for c in limited(_chunks(b"12345", b"67890"), 10)] == [b"12345", b"67890"]
+
+
+async def test_peek_returns_head_and_replays_everything() -> None:
+    head, rest = await peek(_chunks(b"ab", b"cd", b"ef"), 3)
+    assert head == b"abcd"
+    assert b"".join([c async for c in rest]) == b"abcdef"
+
+
+async def test_peek_on_short_and_empty_streams() -> None:
+    head, rest = await peek(_chunks(b"x"), 10)
+    assert head == b"x" and [c async for c in rest] == [b"x"]
+    head, rest = await peek(_chunks(), 10)
+    assert head == b"" and [c async for c in rest] == []
