@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import MINIO_PASSWORD, MINIO_USER, Server, ferretdb_server, minio_server, nats_server
+from tests.servers import (
+    MINIO_PASSWORD,
+    MINIO_USER,
+    Server,
+    ferretdb_server,
+    minio_server,
+    nats_server,
+)
 
 
 @pytest.fixture(scope="session")

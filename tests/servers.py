@@ -115,10 +115,22 @@ def minio_server(tmp: Path) -> MinioServer:
     port, console = free_port(), free_port()
     data = tmp / "minio"
     data.mkdir(parents=True, exist_ok=True)
-    argv = [binary, "server", str(data), "--address", f"127.0.0.1:{port}",
-            "--console-address", f"127.0.0.1:{console}", "--quiet"]
-    env = {"MINIO_ROOT_USER": MINIO_USER, "MINIO_ROOT_PASSWORD": MINIO_PASSWORD,
-           "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
+    argv = [
+        binary,
+        "server",
+        str(data),
+        "--address",
+        f"127.0.0.1:{port}",
+        "--console-address",
+        f"127.0.0.1:{console}",
+        "--quiet",
+    ]
+    env = {
+        "MINIO_ROOT_USER": MINIO_USER,
+        "MINIO_ROOT_PASSWORD": MINIO_PASSWORD,
+        "MINIO_BROWSER": "off",
+        "MINIO_UPDATE": "off",
+    }
     return MinioServer("minio", argv, port, tmp / "minio.log", env)
 
 

@@ -11,16 +11,19 @@ def test_valid_options_pass() -> None:
     assert validate_options(opts, OPTION_SPECS) == opts
 
 
-@pytest.mark.parametrize("opts", [
-    {"colour": "red"},
-    {"width": "100"},
-    {"width": 1.5},
-    {"width": 0},
-    {"quality": 101},
-    {"fit": "stretch"},
-    {"strip": "yes"},
-    {"lossless": 1},
-])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"colour": "red"},
+        {"width": "100"},
+        {"width": 1.5},
+        {"width": 0},
+        {"quality": 101},
+        {"fit": "stretch"},
+        {"strip": "yes"},
+        {"lossless": 1},
+    ],
+)
 def test_invalid_options_are_422(opts: dict) -> None:
     with pytest.raises(TransmuteError) as err:
         validate_options(opts, OPTION_SPECS)
@@ -32,13 +35,16 @@ def test_options_must_be_an_object() -> None:
         validate_options([1, 2], OPTION_SPECS)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("photo.jpg", "photo.webp"),
-    ("../../etc/passwd", "passwd.webp"),
-    ("C:\\Users\\x\\holiday pic.png", "holiday pic.webp"),
-    ("", "output.webp"),
-    ("..", "output.webp"),
-    ("ünïcode€.gif", "ünïcode_.webp"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("photo.jpg", "photo.webp"),
+        ("../../etc/passwd", "passwd.webp"),
+        ("C:\\Users\\x\\holiday pic.png", "holiday pic.webp"),
+        ("", "output.webp"),
+        ("..", "output.webp"),
+        ("ünïcode€.gif", "ünïcode_.webp"),
+    ],
+)
 def test_output_names_are_safe(name: str, expected: str) -> None:
     assert output_name(name, "webp") == expected

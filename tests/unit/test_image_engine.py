@@ -29,8 +29,14 @@ SAMPLES = {
     "heic": images.heic,
     "svg": images.svg,
 }
-LOADERS = {"jpeg": "jpegload", "png": "pngload", "webp": "webpload", "avif": "heifload",
-           "gif": "gifload", "tiff": "tiffload"}
+LOADERS = {
+    "jpeg": "jpegload",
+    "png": "pngload",
+    "webp": "webpload",
+    "avif": "heifload",
+    "gif": "gifload",
+    "tiff": "tiffload",
+}
 
 
 @pytest.mark.parametrize("source", sorted(SAMPLES))
@@ -46,8 +52,9 @@ def test_resize_keeps_aspect_ratio(tmp_path: Path) -> None:
     assert images.dimensions(out)[:2] == (320, 240)
 
 
-@pytest.mark.parametrize(("fit", "expected"), [("contain", (100, 75)), ("cover", (100, 100)),
-                                               ("fill", (100, 100))])
+@pytest.mark.parametrize(
+    ("fit", "expected"), [("contain", (100, 75)), ("cover", (100, 100)), ("fill", (100, 100))]
+)
 def test_fit_modes(tmp_path: Path, fit: str, expected: tuple[int, int]) -> None:
     out = convert(tmp_path, images.jpeg(640, 480), "jpeg", "png", width=100, height=100, fit=fit)
     assert images.dimensions(out)[:2] == expected

@@ -6,9 +6,13 @@ from transmute_common.jobs import FileRef, Job, JobError, JobStatus, Progress
 
 
 def new_job() -> Job:
-    return Job(tenant="default", service="image", target="webp",
-               inputs=[FileRef(key="tenants/default/uploads/x", name="a.jpg")],
-               options={"width": 10, "nested": {"q": 2.5}}).with_ttl(60)
+    return Job(
+        tenant="default",
+        service="image",
+        target="webp",
+        inputs=[FileRef(key="tenants/default/uploads/x", name="a.jpg")],
+        options={"width": 10, "nested": {"q": 2.5}},
+    ).with_ttl(60)
 
 
 def test_first_progress_starts_the_job_and_bumps_version() -> None:
@@ -28,18 +32,24 @@ def test_progress_never_goes_backwards() -> None:
     assert again.attempts == 2
 
 
-@pytest.mark.parametrize("finish", [
-    lambda j: model.complete(j, []),
-    lambda j: model.fail(j, JobError(code="x", message="y")),
-    model.cancel,
-])
+@pytest.mark.parametrize(
+    "finish",
+    [
+        lambda j: model.complete(j, []),
+        lambda j: model.fail(j, JobError(code="x", message="y")),
+        model.cancel,
+    ],
+)
 def test_terminal_states_are_final(finish) -> None:  # type: ignore[no-untyped-def]
     done = finish(new_job())
     assert done.status.terminal
     with pytest.raises(Conflict):
         model.report_progress(done, 1, Progress(percent=1))
-    others = [lambda j: model.complete(j, []), lambda j: model.fail(j, JobError(code="a", message="b")),
-              model.cancel]
+    others = [
+        lambda j: model.complete(j, []),
+        lambda j: model.fail(j, JobError(code="a", message="b")),
+        model.cancel,
+    ]
     for other in others:
         try:
             result = other(done)
@@ -58,8 +68,10 @@ def test_complete_sets_outputs_and_full_progress() -> None:
 
 
 def test_protobuf_round_trip_keeps_everything() -> None:
-    job = model.fail(model.report_progress(new_job(), 2, Progress(percent=30, phase="convert")),
-                     JobError(code="invalid_image", message="bad"))
+    job = model.fail(
+        model.report_progress(new_job(), 2, Progress(percent=30, phase="convert")),
+        JobError(code="invalid_image", message="bad"),
+    )
     back = model.job_from_pb(model.job_to_pb(job))
     assert back == job
     assert isinstance(back.options["width"], int)

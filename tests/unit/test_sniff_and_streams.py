@@ -6,17 +6,20 @@ from transmute_gateway.sniff import sniff
 from transmute_gateway.streams import limited, peek
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (images.jpeg(16, 16), "image/jpeg"),
-    (images.png(), "image/png"),
-    (images.animated_gif(), "image/gif"),
-    (images.bmp(), "image/bmp"),
-    (images.heic(), "image/heic"),
-    (images.svg(), "image/svg+xml"),
-    (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'></svg>", "image/svg+xml"),
-    (b"just some text, named photo.png by its sender", "application/octet-stream"),
-    (b"<html><svg></svg></html>", "application/octet-stream"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (images.jpeg(16, 16), "image/jpeg"),
+        (images.png(), "image/png"),
+        (images.animated_gif(), "image/gif"),
+        (images.bmp(), "image/bmp"),
+        (images.heic(), "image/heic"),
+        (images.svg(), "image/svg+xml"),
+        (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'></svg>", "image/svg+xml"),
+        (b"just some text, named photo.png by its sender", "application/octet-stream"),
+        (b"<html><svg></svg></html>", "application/octet-stream"),
+    ],
+)
 def test_types_come_from_content(data: bytes, expected: str) -> None:
     assert sniff(data[:8192]) == expected
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from hashlib import sha256
 from typing import Any
 from uuid import uuid4
 
@@ -51,6 +52,14 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid4().hex
+
+
+def job_id_for(tenant: str, idempotency_key: str | None) -> str:
+    """A fresh id, or with an idempotency key the same id every time: a retried
+    request then collides with the first one on the primary key, in every store."""
+    if not idempotency_key:
+        return new_id()
+    return sha256(f"{tenant}\0{idempotency_key}".encode()).hexdigest()[:32]
 
 
 class Job(BaseModel):

@@ -53,6 +53,7 @@ class JobService:
         if any(not f.key.startswith(prefix) for f in inputs):
             raise InvalidArgument("inputs must belong to the tenant", code="foreign_input")
         job = Job(
+            id=model.job_id_for(tenant, idempotency_key),
             tenant=tenant,
             service=service,
             operation=operation,

@@ -28,8 +28,8 @@ class JobStore(ABC):
 
     @abstractmethod
     async def create(self, job: Job) -> tuple[Job, bool]:
-        """Inserts ``job``; with an idempotency key already used by the tenant, returns
-        the existing job and False instead."""
+        """Inserts ``job``; if a job with its id exists (a retried request with the same
+        idempotency key, see ``job_id_for``), returns that job and False instead."""
 
     @abstractmethod
     async def get(self, tenant: str, job_id: str) -> Job:

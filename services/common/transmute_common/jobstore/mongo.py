@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    ConnectionFailure,
+    DuplicateKeyError,
+    NetworkTimeout,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 from pymongo.write_concern import WriteConcern
 
 from transmute_common.errors import NotFound, Unavailable
 from transmute_common.jobs import Job
+from transmute_common.logging import get_logger
 from transmute_common.jobstore.base import (
     JobStore,
     clamp_page_size,
@@ -18,13 +28,30 @@ from transmute_common.jobstore.base import (
     encode_page_token,
 )
 
+log = get_logger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+_NOT_IMPLEMENTED = 238
+
+
+def _translated(fn: F) -> F:
+    """A server that cannot be reached is ``Unavailable`` (503), not an internal error."""
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except (ConnectionFailure, ServerSelectionTimeoutError, NetworkTimeout) as exc:
+            raise Unavailable(
+                f"job store unavailable: {exc}", code="job_store_unavailable"
+            ) from exc
+
+    return call  # type: ignore[return-value]
+
 
 def _to_doc(job: Job) -> dict[str, Any]:
     doc = job.model_dump(mode="python")
     doc["_id"] = doc.pop("id")
     doc["status"] = job.status.value
-    if doc["idempotency_key"] is None:
-        del doc["idempotency_key"]  # keeps the partial unique index sparse
     return doc
 
 
@@ -43,25 +70,37 @@ class MongoJobStore(JobStore):
         )
         db = self._client.get_default_database("transmute")
         self._jobs = db.get_collection("jobs", write_concern=WriteConcern(w=w))
+        # Claims of the next version of a job, for servers whose conditional updates are
+        # not atomic (FerretDB 1.x reads, then writes). A claim is an insert, and inserts
+        # are atomic on the primary key everywhere. MongoDB needs none.
+        self._claims = db.get_collection("job_version_claims", write_concern=WriteConcern(w=w))
+        self._use_claims = False
 
     async def start(self) -> None:
-        try:
-            await self._jobs.create_index(
+        indexes: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+            (
                 [("tenant", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-                name="tenant_created",
-            )
-            await self._jobs.create_index([("status", ASCENDING)], name="status")
-            await self._jobs.create_index(
-                [("expires_at", ASCENDING)], name="expires_ttl", expireAfterSeconds=0
-            )
-            await self._jobs.create_index(
-                [("tenant", ASCENDING), ("idempotency_key", ASCENDING)],
-                name="tenant_idempotency",
-                unique=True,
-                partialFilterExpression={"idempotency_key": {"$exists": True}},
-            )
+                {"name": "tenant_created"},
+            ),
+            ([("status", ASCENDING)], {"name": "status"}),
+            # MongoDB removes expired jobs by itself; the jobs service's sweeper removes
+            # them (and their objects) too, so servers without TTL indexes work as well.
+            ([("expires_at", ASCENDING)], {"name": "expires_ttl", "expireAfterSeconds": 0}),
+        ]
+        try:
+            info = await self._client.admin.command("buildInfo")
         except PyMongoError as exc:
             raise Unavailable(f"job store unavailable: {exc}") from exc
+        self._use_claims = "ferretdb" in str(info).lower()
+        for keys, options in indexes:
+            try:
+                await self._jobs.create_index(keys, **options)
+            except OperationFailure as exc:
+                if exc.code != _NOT_IMPLEMENTED:
+                    raise Unavailable(f"job store unavailable: {exc}") from exc
+                log.warning("index_not_supported", index=options["name"], error=str(exc))
+            except PyMongoError as exc:
+                raise Unavailable(f"job store unavailable: {exc}") from exc
 
     async def close(self) -> None:
         await self._client.close()
@@ -72,24 +111,25 @@ class MongoJobStore(JobStore):
         except PyMongoError as exc:
             raise Unavailable(f"job store unavailable: {exc}") from exc
 
+    @_translated
     async def create(self, job: Job) -> tuple[Job, bool]:
         try:
             await self._jobs.insert_one(_to_doc(job))
             return job, True
         except DuplicateKeyError:
-            doc = await self._jobs.find_one(
-                {"tenant": job.tenant, "idempotency_key": job.idempotency_key}
-            )
+            doc = await self._jobs.find_one({"_id": job.id})
             if doc is None:
                 raise
             return _from_doc(doc), False
 
+    @_translated
     async def get(self, tenant: str, job_id: str) -> Job:
         doc = await self._jobs.find_one({"_id": job_id, "tenant": tenant})
         if doc is None:
             raise NotFound(f"job {job_id} not found", code="job_not_found")
         return _from_doc(doc)
 
+    @_translated
     async def list_jobs(
         self, tenant: str, page_size: int, page_token: str
     ) -> tuple[list[Job], str]:
@@ -108,18 +148,34 @@ class MongoJobStore(JobStore):
             return jobs[:size], encode_page_token(jobs[size - 1])
         return jobs, ""
 
+    @_translated
     async def replace(self, job: Job, expected_version: int) -> bool:
-        result = await self._jobs.replace_one(
-            {"_id": job.id, "tenant": job.tenant, "version": expected_version}, _to_doc(job)
-        )
+        if self._use_claims:
+            try:
+                await self._claims.insert_one({"_id": f"{job.id}@{job.version}", "job": job.id})
+            except DuplicateKeyError:
+                return False
+        try:
+            result = await self._jobs.replace_one(
+                {"_id": job.id, "tenant": job.tenant, "version": expected_version}, _to_doc(job)
+            )
+        except PyMongoError:
+            if self._use_claims:
+                await self._claims.delete_one({"_id": f"{job.id}@{job.version}"})
+            raise
+        if self._use_claims:
+            await self._claims.delete_one({"_id": f"{job.id}@{expected_version}"})
         return result.modified_count == 1
 
+    @_translated
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         # The TTL index removes expired documents too; this lets the caller also
         # delete their objects, whichever comes first.
         taken = []
         async for doc in self._jobs.find({"expires_at": {"$lte": now}}).limit(limit):
             result = await self._jobs.delete_one({"_id": doc["_id"]})
+            if self._use_claims:
+                await self._claims.delete_many({"job": doc["_id"]})
             if result.deleted_count:
                 taken.append(_from_doc(doc))
         return taken

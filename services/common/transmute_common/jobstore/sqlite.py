@@ -34,8 +34,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency
-    ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
 """
 
 
@@ -79,13 +77,9 @@ class SqliteJobStore(JobStore):
 
     async def create(self, job: Job) -> tuple[Job, bool]:
         def insert(db: sqlite3.Connection) -> tuple[Job, bool]:
-            if job.idempotency_key:
-                row = db.execute(
-                    "SELECT doc FROM jobs WHERE tenant=? AND idempotency_key=?",
-                    (job.tenant, job.idempotency_key),
-                ).fetchone()
-                if row:
-                    return Job.model_validate_json(row[0]), False
+            row = db.execute("SELECT doc FROM jobs WHERE id=?", (job.id,)).fetchone()
+            if row:
+                return Job.model_validate_json(row[0]), False
             db.execute(
                 "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?)",
                 (

@@ -1,0 +1,136 @@
+"""One contract, every job store: SQLite and a MongoDB-wire server (FerretDB)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from transmute_common import jobs as model
+from transmute_common.errors import InvalidArgument, NotFound
+from transmute_common.jobs import FileRef, Job, JobStatus, Progress, utcnow
+from transmute_common.jobstore import JobStore, open_job_store
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    else:
+        base = request.getfixturevalue("mongo_url").rsplit("/", 1)[0]
+        url = f"{base}/contract_{uuid.uuid4().hex[:8]}"
+    s = open_job_store(url)
+    await s.start()
+    await s.start()  # idempotent
+    yield s
+    await s.close()
+
+
+def job(tenant: str = "t1", key: str | None = None) -> Job:
+    return Job(
+        id=model.job_id_for(tenant, key),
+        tenant=tenant,
+        service="image",
+        target="webp",
+        idempotency_key=key,
+        inputs=[FileRef(key=f"tenants/{tenant}/uploads/x", name="x.jpg")],
+    ).with_ttl(3600)
+
+
+async def test_create_and_get(store: JobStore) -> None:
+    j, created = await store.create(job())
+    assert created
+    got = await store.get("t1", j.id)
+    assert got.id == j.id and got.status is JobStatus.QUEUED and got.inputs == j.inputs
+
+
+async def test_not_found_and_tenant_scoping(store: JobStore) -> None:
+    j, _ = await store.create(job("t1"))
+    with pytest.raises(NotFound):
+        await store.get("t2", j.id)
+    with pytest.raises(NotFound):
+        await store.get("t1", "missing")
+    assert [x.id for x in (await store.list_jobs("t2", 10, ""))[0]] == []
+
+
+async def test_idempotency_key_returns_the_same_job(store: JobStore) -> None:
+    first, created = await store.create(job(key="k-1"))
+    again, created_again = await store.create(job(key="k-1"))
+    other_tenant, created_other = await store.create(job("t2", key="k-1"))
+    assert created and not created_again and created_other
+    assert again.id == first.id and other_tenant.id != first.id
+
+
+async def test_paging_newest_first(store: JobStore) -> None:
+    ids = []
+    for _ in range(7):
+        j, _ = await store.create(job("pager"))
+        ids.append(j.id)
+        await asyncio.sleep(0.002)
+    seen, token = [], ""
+    while True:
+        page, token = await store.list_jobs("pager", 3, token)
+        assert len(page) <= 3
+        seen += [j.id for j in page]
+        if not token:
+            break
+    assert seen == list(reversed(ids))
+    with pytest.raises(InvalidArgument):
+        await store.list_jobs("pager", 3, "not-a-token")
+
+
+async def test_compare_and_set(store: JobStore) -> None:
+    j, _ = await store.create(job())
+    running = model.report_progress(j, 1, Progress(percent=10, phase="fetch"))
+    assert await store.replace(running, j.version)
+    stale = model.report_progress(j, 1, Progress(percent=20, phase="convert"))
+    assert not await store.replace(stale, j.version)  # someone else won
+    assert (await store.get("t1", j.id)).progress.percent == 10
+
+
+async def test_concurrent_workers_never_move_progress_back(store: JobStore) -> None:
+    j, _ = await store.create(job())
+
+    async def worker(percents: list[float]) -> None:
+        for p in percents:
+            while True:
+                current = await store.get("t1", j.id)
+                if current.status.terminal:
+                    return
+                nxt = model.report_progress(current, 1, Progress(percent=p, phase="convert"))
+                if await store.replace(nxt, current.version):
+                    break
+
+    await asyncio.gather(worker([5, 30, 60, 90]), worker([10, 20, 40, 50]))
+    final = await store.get("t1", j.id)
+    assert final.progress.percent == 90
+    assert final.version == 9  # every one of the eight updates landed exactly once
+
+
+async def test_terminal_state_survives_a_racing_writer(store: JobStore) -> None:
+    j, _ = await store.create(job())
+    done = model.complete(j, [])
+    late = model.report_progress(j, 1, Progress(percent=50))
+    results = await asyncio.gather(store.replace(done, j.version), store.replace(late, j.version))
+    assert sorted(results) == [False, True]
+    final = await store.get("t1", j.id)
+    assert final.version == j.version + 1
+
+
+async def test_expired_jobs_are_taken_once(store: JobStore) -> None:
+    old = job("exp").model_copy(update={"expires_at": utcnow() - timedelta(seconds=5)})
+    fresh = job("exp")
+    await store.create(old)
+    await store.create(fresh)
+    taken = await store.take_expired(utcnow())
+    assert [t.id for t in taken if t.tenant == "exp"] == [old.id]
+    assert await store.take_expired(utcnow()) == [] or all(
+        t.tenant != "exp" for t in await store.take_expired(utcnow())
+    )
+    with pytest.raises(NotFound):
+        await store.get("exp", old.id)
+    assert (await store.get("exp", fresh.id)).id == fresh.id

@@ -1,0 +1,133 @@
+"""One contract, every object store: the directory store and MinIO."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from transmute_common.errors import InvalidArgument, NotFound, TooLarge
+from transmute_common.objectstore import ObjectStore, open_object_store
+from transmute_common.settings import Settings
+
+
+@pytest.fixture(params=["directory", "minio"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+    if request.param == "directory":
+        settings = Settings(object_store_url=f"file://{tmp_path / 'objects'}")
+    else:
+        env = request.getfixturevalue("minio_env")
+        settings = Settings(
+            object_store_url=env["TRANSMUTE_OBJECT_STORE_URL"].replace(
+                "/transmute", f"/contract-{uuid.uuid4().hex[:8]}"
+            ),
+            s3_access_key=env["TRANSMUTE_S3_ACCESS_KEY"],
+            s3_secret_key=env["TRANSMUTE_S3_SECRET_KEY"],
+            s3_part_size=5 * 1024 * 1024,
+        )
+    s = open_object_store(settings)
+    await s.start()
+    await s.start()  # idempotent
+    yield s
+    await s.close()
+
+
+async def chunks(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+async def failing(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+    raise TooLarge("stop")
+
+
+async def read_all(store: ObjectStore, key: str) -> bytes:
+    return b"".join([c async for c in store.read(key)])
+
+
+async def test_put_read_stat_round_trip(store: ObjectStore) -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB
+    info = await store.put("tenants/t1/uploads/a", chunks(data), "image/png")
+    assert info.size == len(data)
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
+    assert await read_all(store, "tenants/t1/uploads/a") == data
+    st = await store.stat("tenants/t1/uploads/a")
+    assert (st.size, st.content_type) == (len(data), "image/png")
+
+
+async def test_multipart_sized_upload(store: ObjectStore) -> None:
+    data = b"x" * (12 * 1024 * 1024 + 17)  # several 5 MiB parts on S3
+    info = await store.put("tenants/t1/big", chunks(data, 1 << 20), "application/octet-stream")
+    assert info.size == len(data)
+    assert (await store.stat("tenants/t1/big")).size == len(data)
+
+
+async def test_failed_put_leaves_nothing(store: ObjectStore) -> None:
+    with pytest.raises(TooLarge):
+        await store.put("tenants/t1/partial", failing(b"y" * (6 * 1024 * 1024)), "image/png")
+    with pytest.raises(NotFound):
+        await store.stat("tenants/t1/partial")
+    assert await store.list_objects("tenants/t1/partial") == []
+
+
+async def test_missing_objects_are_not_found(store: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        await store.stat("tenants/t1/nope")
+    with pytest.raises(NotFound):
+        await read_all(store, "tenants/t1/nope")
+    with pytest.raises(NotFound):
+        await store.get_file("tenants/t1/nope", tmp_path / "x")
+
+
+async def test_files_in_and_out(store: ObjectStore, tmp_path: Path) -> None:
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"hello" * 1000)
+    info = await store.put_file("tenants/t1/jobs/j/out.webp", src, "image/webp")
+    assert info.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
+    await store.get_file("tenants/t1/jobs/j/out.webp", tmp_path / "dst.bin")
+    assert (tmp_path / "dst.bin").read_bytes() == src.read_bytes()
+
+
+async def test_prefix_listing_and_deletion_are_scoped(store: ObjectStore) -> None:
+    for key in [
+        "tenants/a/jobs/1/x",
+        "tenants/a/jobs/1/y",
+        "tenants/a/jobs/10/z",
+        "tenants/b/jobs/1/x",
+    ]:
+        await store.put(key, chunks(b"data"), "text/plain")
+    listed = sorted(o.key for o in await store.list_objects("tenants/a/jobs/1/"))
+    assert listed == ["tenants/a/jobs/1/x", "tenants/a/jobs/1/y"]
+    assert await store.delete_prefix("tenants/a/jobs/1/") == 2
+    assert [o.key for o in await store.list_objects("tenants/a/")] == ["tenants/a/jobs/10/z"]
+    assert [o.key for o in await store.list_objects("tenants/b/")] == ["tenants/b/jobs/1/x"]
+
+
+async def test_json_records(store: ObjectStore) -> None:
+    await store.put_json("tenants/t1/uploads/r.json", {"name": "a.jpg", "size": 3})
+    assert await store.get_json("tenants/t1/uploads/r.json") == {"name": "a.jpg", "size": 3}
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "a//b", "a/./b", ""])
+async def test_hostile_keys_are_refused(store: ObjectStore, key: str) -> None:
+    with pytest.raises(InvalidArgument):
+        await store.put(key, chunks(b"x"), "text/plain")
+
+
+async def test_presigned_url_downloads_the_object(store: ObjectStore) -> None:
+    import httpx
+
+    await store.put("tenants/t1/jobs/p/out.txt", chunks(b"presigned!"), "text/plain")
+    url = await store.presigned_url("tenants/t1/jobs/p/out.txt", "out.txt")
+    if url is None:
+        assert type(store).__name__ == "DirectoryStore"  # streams through the gateway instead
+        return
+    async with httpx.AsyncClient() as client:
+        resp = await client.get(url)
+    assert resp.status_code == 200
+    assert resp.content == b"presigned!"
+    assert "out.txt" in resp.headers["content-disposition"]
