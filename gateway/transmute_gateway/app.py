@@ -9,13 +9,13 @@ import grpc
 from fastapi import FastAPI
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute_common.bus import Bus
 from transmute_common.grpcutil import channel, start_server
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger
 from transmute_common.objectstore import open_object_store
-
 from transmute_gateway import rest
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import grpc
+
 from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
 from transmute_common.converter import Capabilities, OptionSpec
 from transmute_common.errors import InvalidArgument, TransmuteError, Unavailable

@@ -1,6 +1,7 @@
 """Gateway settings (``TRANSMUTE_*`` variables, see transmute_common.settings)."""
 
 from pydantic import Field
+
 from transmute_common.settings import Settings
 
 

@@ -17,7 +17,6 @@ from transmute_common.jobs import FileRef, Job, JobError, new_id
 from transmute_common.jobs_client import JobsClient
 from transmute_common.objectstore import ObjectStore
 from transmute_common.tracing import current_trace_id
-
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
 from transmute_gateway.sniff import SNIFF_BYTES, sniff

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 
 import grpc
+
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute.jobs.v1 import jobs_pb2
 from transmute_common.errors import InvalidArgument
 from transmute_common.grpcutil import grpc_errors
 from transmute_common.jobs import dict_from_struct, job_to_pb
-
 from transmute_gateway.core import Gateway
 
 DOWNLOAD_CHUNK = 1024 * 1024

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uvicorn
+
 from transmute_common.logging import setup_logging
 from transmute_common.tracing import setup_tracing, shutdown_tracing
-
 from transmute_gateway.app import create_app
 from transmute_gateway.config import GatewaySettings
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+
 from transmute_common.errors import InvalidArgument
 
 

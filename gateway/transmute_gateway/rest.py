@@ -15,10 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from transmute_common.errors import InvalidArgument, TransmuteError
 from transmute_common.jobs import Job
 from transmute_common.logging import get_logger
-
 from transmute_gateway import multipart
 from transmute_gateway.core import Gateway, UploadedFile
 from transmute_gateway.views import error_body, job_view

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import filetype
+
 from transmute_common.formats import OCTET_STREAM
 
 SNIFF_BYTES = 8192

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
+
 from transmute.converter.v1 import converter_pb2
 
 

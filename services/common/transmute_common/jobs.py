@@ -10,8 +10,8 @@ from uuid import uuid4
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from pydantic import BaseModel, Field
-from transmute.jobs.v1 import jobs_pb2
 
+from transmute.jobs.v1 import jobs_pb2
 from transmute_common.errors import Conflict
 
 

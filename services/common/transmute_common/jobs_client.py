@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 
+from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.grpcutil import channel, error_from_rpc
 from transmute_common.jobs import (
     FileRef,

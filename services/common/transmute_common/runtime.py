@@ -19,8 +19,8 @@ from typing import Any
 import grpc
 from opentelemetry import trace
 from pydantic import Field
-from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
 
+from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
 from transmute_common.bus import Bus, ConversionRequest, Delivery
 from transmute_common.converter import Capabilities, ConversionTask, InputFile
 from transmute_common.errors import InvalidArgument, InvalidInput, TransmuteError

@@ -1,6 +1,7 @@
 """Image service settings (``TRANSMUTE_*`` variables, see transmute_common.settings)."""
 
 from pydantic import Field
+
 from transmute_common.runtime import ConverterSettings
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pyvips
 from pydantic import ValidationError
+
 from transmute_common.converter import (
     Capabilities,
     Conversion,
@@ -17,7 +18,6 @@ from transmute_common.converter import (
 )
 from transmute_common.errors import InvalidArgument, InvalidInput
 from transmute_common.formats import BY_NAME
-
 from transmute_image.config import ImageSettings
 from transmute_image.options import OPTION_SPECS, ImageOptions
 

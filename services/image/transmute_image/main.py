@@ -3,7 +3,6 @@
 import asyncio
 
 from transmute_common.runtime import serve_converter
-
 from transmute_image.config import ImageSettings
 
 

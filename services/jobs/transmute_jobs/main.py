@@ -6,6 +6,7 @@ import asyncio
 import signal
 
 import grpc
+
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.bus import Bus
 from transmute_common.grpcutil import start_server
@@ -13,7 +14,6 @@ from transmute_common.jobstore import open_job_store
 from transmute_common.logging import get_logger, setup_logging
 from transmute_common.objectstore import open_object_store
 from transmute_common.tracing import setup_tracing, shutdown_tracing
-
 from transmute_jobs.config import JobsSettings
 from transmute_jobs.service import JobService
 from transmute_jobs.servicer import JobServicer

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
+
 from transmute_common import jobs as model
 from transmute_common.bus import Bus
 from transmute_common.errors import Conflict, InvalidArgument

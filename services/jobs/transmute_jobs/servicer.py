@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.grpcutil import grpc_errors
 from transmute_common.jobs import (
@@ -14,7 +15,6 @@ from transmute_common.jobs import (
     job_to_pb,
     progress_from_pb,
 )
-
 from transmute_jobs.service import JobService
 
 

@@ -20,13 +20,13 @@ from pymongo.write_concern import WriteConcern
 
 from transmute_common.errors import NotFound, Unavailable
 from transmute_common.jobs import Job
-from transmute_common.logging import get_logger
 from transmute_common.jobstore.base import (
     JobStore,
     clamp_page_size,
     decode_page_token,
     encode_page_token,
 )
+from transmute_common.logging import get_logger
 
 log = get_logger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
