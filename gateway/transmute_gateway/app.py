@@ -16,6 +16,7 @@ from transmute_common.grpcutil import channel, start_server
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger
 from transmute_common.objectstore import open_object_store
+from transmute_common.tracing import tracing_enabled
 from transmute_gateway import rest
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings
@@ -89,5 +90,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     rest.install(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    if tracing_enabled():
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

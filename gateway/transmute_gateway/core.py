@@ -115,9 +115,8 @@ class Gateway:
 
     # --- jobs ---------------------------------------------------------------------------
 
-    async def submit(
-        self, tenant: str, file_ids: list[str], target: str, options: Any, idempotency_key: str = ""
-    ) -> Job:
+    async def files(self, tenant: str, file_ids: list[str]) -> list[UploadedFile]:
+        """The uploaded files a job names, checked to exist for this tenant."""
         if not file_ids:
             raise InvalidArgument(
                 "inputs must name at least one uploaded file", code="missing_inputs"
@@ -126,13 +125,22 @@ class Gateway:
             raise InvalidArgument(
                 f"at most {self.settings.max_inputs} inputs per job", code="too_many_inputs"
             )
+        return [await self.file(tenant, fid) for fid in file_ids]
+
+    async def submit(
+        self,
+        tenant: str,
+        files: list[UploadedFile],
+        target: str,
+        options: Any,
+        idempotency_key: str = "",
+    ) -> Job:
         if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
             raise InvalidArgument(
                 "Idempotency-Key must be 1-200 visible ASCII characters",
                 code="invalid_idempotency_key",
             )
         target = (target or "").strip().lower()
-        files = [await self.file(tenant, fid) for fid in file_ids]
         formats = {f.format for f in files}
         if len(formats) != 1:
             raise InvalidArgument(

@@ -58,7 +58,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> jobs_pb2.Job:
         job = await self.gw.submit(
             self.tenant,
-            list(request.inputs),
+            await self.gw.files(self.tenant, list(request.inputs)),
             request.target,
             dict_from_struct(request.options),
             request.idempotency_key,

@@ -19,6 +19,7 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         http="httptools",
+        loop="uvloop",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -90,7 +90,8 @@ async def create_job(
     tenant: Tenant,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    job = await gw.submit(tenant, body.inputs, body.target, body.options, idempotency_key or "")
+    files = await gw.files(tenant, body.inputs)
+    job = await gw.submit(tenant, files, body.target, body.options, idempotency_key or "")
     return job_view(job)
 
 
@@ -139,9 +140,7 @@ async def convert(
             raise InvalidArgument(
                 f"field 'options' is not valid JSON: {exc}", code="invalid_options"
             ) from exc
-        job = await gw.submit(
-            tenant, [uploaded.id], fields["target"], options, idempotency_key or ""
-        )
+        job = await gw.submit(tenant, [uploaded], fields["target"], options, idempotency_key or "")
     except BaseException:
         if uploaded is not None:
             await gw.discard(tenant, uploaded.id)

@@ -134,3 +134,21 @@ async def test_expired_jobs_are_taken_once(store: JobStore) -> None:
     with pytest.raises(NotFound):
         await store.get("exp", old.id)
     assert (await store.get("exp", fresh.id)).id == fresh.id
+
+
+async def test_update_applies_a_checked_step(store: JobStore) -> None:
+    j, _ = await store.create(job())
+    updated, changed = await store.update(
+        "t1", j.id, lambda cur: model.report_progress(cur, 1, Progress(percent=40))
+    )
+    assert changed and updated.version == j.version + 1
+    same, changed = await store.update("t1", j.id, lambda cur: cur)
+    assert not changed and same.version == updated.version
+    await store.update("t1", j.id, model.cancel)
+    from transmute_common.errors import Conflict
+
+    with pytest.raises(Conflict):
+        await store.update("t1", j.id, lambda cur: model.complete(cur, []))
+    with pytest.raises(NotFound):
+        await store.update("t2", j.id, model.cancel)
+    assert (await store.get("t1", j.id)).status is JobStatus.CANCELLED

@@ -38,11 +38,13 @@ from transmute_common.jobs import (
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger, setup_logging
 from transmute_common.objectstore import ObjectStore, open_object_store
+from transmute_common.progress import ProgressReporter
 from transmute_common.settings import Settings
 from transmute_common.tracing import setup_tracing, shutdown_tracing, tracer
 from transmute_common.workers import WorkerPool, load_factory
 
 log = get_logger(__name__)
+FETCHING = Progress(percent=1, phase="fetch", message="fetching input")
 Report = Callable[[Progress], Awaitable[None]]
 _UNSAFE = re.compile(r"[^\w. -]+")
 
@@ -96,13 +98,15 @@ class ConverterRuntime:
         options: dict[str, Any],
         output_prefix: str,
         report: Report,
+        fresh: bool = False,
     ) -> list[FileRef]:
+        """Fetches, converts and stores. ``fresh`` says no earlier attempt can have left
+        outputs behind."""
         target_format = by_name(target)
         if target_format is None:
             raise InvalidArgument(f"unknown target format {target!r}", code="unsupported_target")
         work = Path(tempfile.mkdtemp(prefix=f"{self.service}-", dir=self.settings.work_dir))
         try:
-            await report(Progress(percent=1, phase="fetch", message="fetching input"))
             local_inputs = []
             for i, ref in enumerate(inputs):
                 fmt = format_of(ref.content_type)
@@ -120,8 +124,9 @@ class ConverterRuntime:
             task = ConversionTask(operation, local_inputs, target, options, out_dir)
             outputs = await self.pool.run(task, self._progress_forwarder(report))
             await report(Progress(percent=90, phase="store", message="storing output"))
-            # Outputs of an earlier, interrupted attempt are replaced, never added to.
-            await self.store.delete_prefix(output_prefix)
+            if not fresh:
+                # Outputs of an earlier, interrupted attempt are replaced, never added to.
+                await self.store.delete_prefix(output_prefix)
             refs = []
             for i, out in enumerate(outputs):
                 name = output_name(inputs[0].name, target_format.extension, i)
@@ -141,7 +146,7 @@ class ConverterRuntime:
 
     def _progress_forwarder(self, report: Report) -> Callable[[float, str], None]:
         """Maps the engine's 0..1 progress onto 10..90 %, at most one report per interval."""
-        last = 0.0
+        last = time.monotonic()  # short conversions send no engine progress at all
         pending: set[asyncio.Task[None]] = set()
 
         def forward(fraction: float, message: str) -> None:
@@ -176,15 +181,28 @@ class ConverterRuntime:
             log.info("job_processed", job_id=r.job_id, attempt=delivery.attempt, outcome=outcome)
 
     async def _process(self, delivery: Delivery, r: ConversionRequest) -> str:
-        async def report(p: Progress) -> None:
+        async def send(p: Progress) -> None:
             await self.jobs.report_progress(r.tenant, r.job_id, delivery.attempt, p)
 
+        reporter = ProgressReporter(send, self.settings.progress_interval_seconds)
         try:
+            # Not awaited: a refusal (job cancelled meanwhile) surfaces at the next report.
+            await reporter.report(FETCHING)
             outputs = await self.run(
-                r.operation, r.inputs, r.target, r.options, r.output_prefix, report
+                r.operation,
+                r.inputs,
+                r.target,
+                r.options,
+                r.output_prefix,
+                reporter.report,
+                fresh=delivery.attempt == 1,
             )
+            # Not waiting for progress still in flight: a report arriving after this is
+            # refused by the jobs service and never shown to watchers.
+            reporter.stop()
             await self.jobs.complete(r.tenant, r.job_id, outputs)
         except TransmuteError as err:
+            reporter.stop()
             if err.status in (404, 409):
                 # Cancelled, already finished or gone: nothing more to do for it.
                 await self.store.delete_prefix(r.output_prefix)
@@ -227,6 +245,7 @@ class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
         async def report(p: Progress) -> None:
             await events.put(converter_pb2.ConvertResponse(progress=progress_to_pb(p)))
 
+        await report(FETCHING)
         work = asyncio.create_task(
             self.runtime.run(
                 request.operation or "convert",

@@ -19,10 +19,19 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 _provider: TracerProvider | None = None
 
 
-def setup_tracing(default_service_name: str) -> TracerProvider:
-    """Install the global tracer provider and the gRPC and pymongo instrumentation."""
+def tracing_enabled() -> bool:
+    exporters = {e.strip() for e in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")}
+    return os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true" and bool(
+        exporters - {"none", ""}
+    )
+
+
+def setup_tracing(default_service_name: str) -> TracerProvider | None:
+    """Installs the global tracer provider and the gRPC and pymongo instrumentation.
+    With no exporter (``OTEL_TRACES_EXPORTER=none``) nothing is installed: spans nobody
+    exports would only cost time."""
     global _provider
-    if _provider is not None:
+    if _provider is not None or not tracing_enabled():
         return _provider
     name = os.environ.get("OTEL_SERVICE_NAME") or default_service_name
     provider = TracerProvider(resource=Resource.create({"service.name": name}))

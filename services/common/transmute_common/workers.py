@@ -104,7 +104,7 @@ class WorkerPool:
 
     def _kill_workers(self) -> None:
         pool = self._pool
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
             with contextlib.suppress(Exception):
                 proc.kill()
 

@@ -1,13 +1,13 @@
 """Entry point: ``transmute-image`` (or ``python -m transmute_image``)."""
 
-import asyncio
+import uvloop
 
 from transmute_common.runtime import serve_converter
 from transmute_image.config import ImageSettings
 
 
 def main() -> None:
-    asyncio.run(serve_converter("image", "transmute_image.engine:ImageConverter", ImageSettings()))
+    uvloop.run(serve_converter("image", "transmute_image.engine:ImageConverter", ImageSettings()))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import asyncio
 import signal
 
 import grpc
+import uvloop
 
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.bus import Bus
@@ -62,7 +63,7 @@ async def serve(settings: JobsSettings) -> None:
 
 
 def main() -> None:
-    asyncio.run(serve(JobsSettings()))
+    uvloop.run(serve(JobsSettings()))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from transmute_common.logging import get_logger
 
 log = get_logger(__name__)
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-MAX_CAS_ATTEMPTS = 50
 
 
 def check_tenant(tenant: str) -> str:
@@ -79,15 +78,10 @@ class JobService:
 
     async def _transition(self, tenant: str, job_id: str, step: Callable[[Job], Job]) -> Job:
         """Applies ``step`` with compare-and-set, retrying when another writer won."""
-        for _ in range(MAX_CAS_ATTEMPTS):
-            current = await self.get(tenant, job_id)
-            updated = step(current)
-            if updated is current:
-                return current
-            if await self.store.replace(updated, current.version):
-                await self.bus.publish_job_event(updated)
-                return updated
-        raise Conflict(f"job {job_id} is being updated too often", code="contention")
+        job, changed = await self.store.update(check_tenant(tenant), job_id, step)
+        if changed:
+            await self.bus.publish_job_event(job)
+        return job
 
     async def report_progress(
         self, tenant: str, job_id: str, attempt: int, progress: Progress

@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from datetime import datetime
 
-from transmute_common.errors import InvalidArgument
+from transmute_common.errors import Conflict, InvalidArgument
 from transmute_common.jobs import Job
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
+MAX_CAS_ATTEMPTS = 50
 
 
 class JobStore(ABC):
@@ -44,6 +46,20 @@ class JobStore(ABC):
     @abstractmethod
     async def replace(self, job: Job, expected_version: int) -> bool:
         """Writes ``job`` only if the stored version is still ``expected_version``."""
+
+    async def update(
+        self, tenant: str, job_id: str, step: Callable[[Job], Job]
+    ) -> tuple[Job, bool]:
+        """Applies ``step`` to the stored job with compare-and-set, retrying when another
+        writer won. Returns the job and whether it changed."""
+        for _ in range(MAX_CAS_ATTEMPTS):
+            current = await self.get(tenant, job_id)
+            updated = step(current)
+            if updated is current:
+                return current, False
+            if await self.replace(updated, current.version):
+                return updated, True
+        raise Conflict(f"job {job_id} is being updated too often", code="contention")
 
     @abstractmethod
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:

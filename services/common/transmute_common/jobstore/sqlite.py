@@ -152,6 +152,45 @@ class SqliteJobStore(JobStore):
 
         return await self._run(update)
 
+    async def update(
+        self, tenant: str, job_id: str, step: Callable[[Job], Job]
+    ) -> tuple[Job, bool]:
+        # One trip to the database thread. BEGIN IMMEDIATE takes the database's write
+        # lock before reading, so read-modify-write is atomic across processes too.
+        def apply(db: sqlite3.Connection) -> tuple[Job, bool]:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = modify(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            return result
+
+        def modify(db: sqlite3.Connection) -> tuple[Job, bool]:
+            row = db.execute(
+                "SELECT doc FROM jobs WHERE tenant=? AND id=?", (tenant, job_id)
+            ).fetchone()
+            if not row:
+                raise NotFound(f"job {job_id} not found", code="job_not_found")
+            current = Job.model_validate_json(row[0])
+            updated = step(current)
+            if updated is current:
+                return current, False
+            db.execute(
+                "UPDATE jobs SET status=?, version=?, expires_at=?, doc=? WHERE id=?",
+                (
+                    updated.status.value,
+                    updated.version,
+                    _ts(updated.expires_at),
+                    updated.model_dump_json(),
+                    job_id,
+                ),
+            )
+            return updated, True
+
+        return await self._run(apply)
+
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         def take(db: sqlite3.Connection) -> list[Job]:
             rows = db.execute(

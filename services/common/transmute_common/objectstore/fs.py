@@ -49,6 +49,13 @@ class DirectoryStore(ObjectStore):
             os.write(fd, data)
             digest.update(data)
 
+        def finish(data: bytes) -> None:
+            nonlocal fd
+            flush(data)
+            os.close(fd)
+            fd = -1
+            self._commit(Path(tmp_name), target, key, content_type)
+
         try:
             async for chunk in chunks:
                 buffer += chunk
@@ -56,10 +63,8 @@ class DirectoryStore(ObjectStore):
                 if len(buffer) >= CHUNK:
                     data, buffer = bytes(buffer), bytearray()
                     await asyncio.to_thread(flush, data)
-            await asyncio.to_thread(flush, bytes(buffer))
-            os.close(fd)
-            fd = -1
-            await asyncio.to_thread(self._commit, Path(tmp_name), target, key, content_type)
+            # Small objects take a single trip to the worker thread.
+            await asyncio.to_thread(finish, bytes(buffer))
         except BaseException:
             if fd >= 0:
                 os.close(fd)
