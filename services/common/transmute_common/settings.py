@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_secure: bool = False
     s3_region: str | None = None
-    s3_part_size: int = Field(default=16 * MIB, ge=5 * MIB)
+    s3_part_size: int = Field(default=8 * MIB, ge=5 * MIB)
     presign_seconds: int = Field(default=900, ge=1, le=7 * 86400)
 
     # Addresses of the gRPC services this process talks to.

@@ -1,16 +1,15 @@
 """S3 object store (MinIO in production) through the minio client.
 
 The minio client is synchronous; every call runs in a worker thread. Uploads of unknown
-length are streamed as multipart uploads: the event loop feeds a bounded queue that a
-dedicated thread drains into ``put_object``, so memory stays flat whatever the size.
+length are streamed as multipart uploads with a bounded number of parts in flight, so
+memory stays flat whatever the size.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-import queue
-import threading
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from minio import Minio
+from minio.datatypes import Part
 from minio.error import S3Error
 from urllib3.exceptions import HTTPError
 
@@ -26,7 +26,7 @@ from transmute_common.objectstore.base import CHUNK, ObjectInfo, ObjectStore, ch
 from transmute_common.settings import Settings
 
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
-_END = object()
+PARTS_IN_FLIGHT = 2
 
 
 def _translate(exc: Exception, key: str) -> Exception:
@@ -35,30 +35,6 @@ def _translate(exc: Exception, key: str) -> Exception:
     if isinstance(exc, (HTTPError, OSError, S3Error)):
         return Unavailable(f"object store unavailable: {exc}", code="object_store_unavailable")
     return exc
-
-
-class _QueueReader:
-    """A file-like ``read`` over a queue of byte chunks fed from the event loop."""
-
-    def __init__(self, q: queue.Queue[Any]):
-        self._q = q
-        self._buf = bytearray()
-        self._done = False
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._done and (size < 0 or len(self._buf) < size):
-            item = self._q.get()
-            if item is _END:
-                self._done = True
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                self._buf += item
-        if size < 0:
-            size = len(self._buf)
-        out = bytes(self._buf[:size])
-        del self._buf[:size]
-        return out
 
 
 class S3Store(ObjectStore):
@@ -106,67 +82,78 @@ class S3Store(ObjectStore):
         await self._call("", self._client.bucket_exists, self._bucket)
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> ObjectInfo:
+        """Streams into a multipart upload: at most ``PARTS_IN_FLIGHT`` parts upload while
+        the next one fills, so memory stays near (PARTS_IN_FLIGHT + 1) x part size.
+        minio's public put_object queues parts without bound; its part calls are used
+        directly instead. Any failure aborts the upload: no partial object appears."""
         check_key(key)
-        q: queue.Queue[Any] = queue.Queue(maxsize=8)
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-
-        def upload() -> None:
-            try:
-                result: Any = self._client.put_object(
-                    self._bucket,
-                    key,
-                    _QueueReader(q),  # type: ignore[arg-type]
-                    length=-1,
-                    part_size=self._part_size,
-                    content_type=content_type,
-                )
-            except BaseException as exc:  # handed to the event loop below
-                result = exc
-                # Unblock the producer if it is waiting on a full queue.
-                while not q.empty():
-                    q.get_nowait()
-            loop.call_soon_threadsafe(done.set_result, result)
-
-        # A dedicated thread, not the shared executor: it blocks on the queue for the
-        # whole upload.
-        threading.Thread(target=upload, name=f"s3-put-{key}", daemon=True).start()
         digest = hashlib.sha256()
         size = 0
         buffer = bytearray()
+        upload_id: str | None = None
+        parts: list[Part] = []
+        sending: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
+        headers = {"Content-Type": content_type}
+
+        async def send(number: int, data: bytes) -> None:
+            try:
+                etag = await self._call(
+                    key, self._client._upload_part, self._bucket, key, data, None, upload_id, number
+                )
+                parts.append(Part(number, etag))
+            finally:
+                slots.release()
+
+        async def dispatch(data: bytes) -> None:
+            nonlocal upload_id
+            if upload_id is None:
+                upload_id = await self._call(
+                    key, self._client._create_multipart_upload, self._bucket, key, headers
+                )
+            await slots.acquire()
+            failed = [t for t in sending if t.done() and t.exception()]
+            if failed:
+                slots.release()
+                raise failed[0].exception()  # type: ignore[misc]
+            sending.add(asyncio.create_task(send(len(sending) + 1, data)))
+
         try:
             async for chunk in chunks:
-                if done.done():
-                    break
                 buffer += chunk
                 size += len(chunk)
-                if len(buffer) >= CHUNK:
+                if len(buffer) >= self._part_size:
                     data, buffer = bytes(buffer), bytearray()
-                    digest.update(data)
-                    await self._feed(q, data, done)
-            digest.update(buffer)
-            await self._feed(q, bytes(buffer), done)
-            await self._feed(q, _END, done)
-        except BaseException as exc:
-            # Makes put_object raise, which aborts the multipart upload.
-            await self._feed(
-                q, exc if isinstance(exc, Exception) else RuntimeError("aborted"), done
-            )
-            await asyncio.shield(done)
+                    await asyncio.to_thread(digest.update, data)
+                    await dispatch(data)
+            data = bytes(buffer)
+            digest.update(data)
+            if upload_id is None:
+                await self._call(key, self._client._put_object, self._bucket, key, data, headers)
+            else:
+                if data:
+                    await dispatch(data)
+                await asyncio.gather(*sending)
+                parts.sort(key=lambda part: part.part_number)
+                await self._call(
+                    key,
+                    self._client._complete_multipart_upload,
+                    self._bucket,
+                    key,
+                    upload_id,
+                    parts,
+                )
+        except BaseException:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            if upload_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(
+                        self._client._abort_multipart_upload, self._bucket, key, upload_id
+                    )
             raise
-        result = await done
-        if isinstance(result, BaseException):
-            raise _translate(result, key) from result  # type: ignore[arg-type]
         return ObjectInfo(key, size, digest.hexdigest(), content_type)
-
-    @staticmethod
-    async def _feed(q: queue.Queue[Any], item: Any, done: asyncio.Future[Any]) -> None:
-        while not done.done():
-            try:
-                q.put_nowait(item)
-                return
-            except queue.Full:
-                await asyncio.sleep(0.002)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
         check_key(key)
