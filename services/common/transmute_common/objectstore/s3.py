@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,8 +18,10 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from minio import Minio
+from minio.commonconfig import ENABLED, Filter
 from minio.datatypes import Part
 from minio.error import S3Error
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 from urllib3.exceptions import HTTPError
 
 from transmute_common.errors import NotFound, Unavailable
@@ -27,6 +30,7 @@ from transmute_common.settings import Settings
 
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
 PARTS_IN_FLIGHT = 2
+LIFECYCLE_RULE = "transmute-result-ttl"
 
 
 def _translate(exc: Exception, key: str) -> Exception:
@@ -38,8 +42,11 @@ def _translate(exc: Exception, key: str) -> Exception:
 
 
 class S3Store(ObjectStore):
-    def __init__(self, client: Minio, bucket: str, part_size: int, presign_seconds: int):
+    def __init__(
+        self, client: Minio, bucket: str, part_size: int, presign_seconds: int, ttl_seconds: int
+    ):
         self._client = client
+        self._ttl_days = max(1, math.ceil(ttl_seconds / 86400))
         self._bucket = bucket
         self._part_size = part_size
         self._presign = timedelta(seconds=presign_seconds)
@@ -61,7 +68,13 @@ class S3Store(ObjectStore):
             secure=settings.s3_secure or url.scheme == "s3s",
             region=settings.s3_region,
         )
-        return cls(client, bucket, settings.s3_part_size, settings.presign_seconds)
+        return cls(
+            client,
+            bucket,
+            settings.s3_part_size,
+            settings.presign_seconds,
+            settings.result_ttl_seconds,
+        )
 
     async def _call(self, key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -77,6 +90,17 @@ class S3Store(ObjectStore):
                 cause = exc.__cause__
                 if not (isinstance(cause, S3Error) and cause.code == "BucketAlreadyOwnedByYou"):
                     raise
+        # Everything the services write lives under tenants/ and expires with the result
+        # TTL (whole days here; the jobs service's sweeper is exact).
+        rule = Rule(
+            ENABLED,
+            rule_filter=Filter(prefix="tenants/"),
+            rule_id=LIFECYCLE_RULE,
+            expiration=Expiration(days=self._ttl_days),
+        )
+        await self._call(
+            "", self._client.set_bucket_lifecycle, self._bucket, LifecycleConfig([rule])
+        )
 
     async def ping(self) -> None:
         await self._call("", self._client.bucket_exists, self._bucket)
