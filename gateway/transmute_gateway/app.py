@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute_common.bus import Bus
+from transmute_common.errors import TransmuteError
 from transmute_common.grpcutil import channel, start_server
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger
@@ -35,6 +37,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         bus = Bus(settings)
         await bus.connect("transmute-gateway")
         catalog = Catalog(settings.converters, settings.capabilities_ttl_seconds)
+        # Learn the converters' capabilities now: jobs can then be queued for a converter
+        # that is briefly down later.
+        with contextlib.suppress(TransmuteError):
+            await catalog.services()
         gw = Gateway(settings, store, jobs, bus, catalog)
         jobs_health = channel(settings.jobs_address)
 

@@ -55,6 +55,8 @@ class ConverterSettings(Settings):
     worker_memory_bytes: int = Field(default=4 * 1024**3, ge=0)  # 0: no limit
     work_dir: Path = Path(tempfile.gettempdir())
     progress_interval_seconds: float = 0.5
+    # How long a finished conversion waits for the jobs service to record it.
+    settle_retry_seconds: float = Field(default=300.0, ge=0)
 
 
 def output_name(input_name: str, extension: str, index: int = 0) -> str:
@@ -200,7 +202,7 @@ class ConverterRuntime:
             # Not waiting for progress still in flight: a report arriving after this is
             # refused by the jobs service and never shown to watchers.
             reporter.stop()
-            await self.jobs.complete(r.tenant, r.job_id, outputs)
+            await self._settle(lambda: self.jobs.complete(r.tenant, r.job_id, outputs))
         except TransmuteError as err:
             reporter.stop()
             if err.status in (404, 409):
@@ -211,11 +213,28 @@ class ConverterRuntime:
             if err.retryable and not delivery.last_attempt:
                 await delivery.nak(self.bus.backoff(delivery.attempt))
                 return f"retry:{err.code}"
-            await self.jobs.fail(r.tenant, r.job_id, JobError(code=err.code, message=err.message))
+            error = JobError(code=err.code, message=err.message)
+            await self._settle(lambda: self.jobs.fail(r.tenant, r.job_id, error))
             await delivery.ack()
             return f"failed:{err.code}"
         await delivery.ack()
         return "succeeded"
+
+    async def _settle(self, call: Callable[[], Awaitable[object]]) -> None:
+        """Records a job's outcome, waiting out an outage of the jobs service or its store
+        (heartbeats keep the message ours meanwhile) rather than spending a delivery."""
+        deadline = time.monotonic() + self.settings.settle_retry_seconds
+        delay = 0.2
+        while True:
+            try:
+                await call()
+                return
+            except TransmuteError as err:
+                if not err.retryable or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("jobs_service_unavailable", error=err.message, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
