@@ -86,6 +86,7 @@ class Mesh:
         env.setdefault("TRANSMUTE_OBJECT_STORE_URL", f"file://{self.state_dir / 'objects'}")
         env.setdefault("TRANSMUTE_JOB_STORE_URL", f"sqlite:///{self.state_dir / 'jobs.db'}")
         env.setdefault("OTEL_TRACES_EXPORTER", "none")
+        env.setdefault("OTEL_METRICS_EXPORTER", "none")
         env.update(self.extra_env)
         env["TRANSMUTE_JOBS_ADDRESS"] = f"127.0.0.1:{self.jobs_port}"
         env["TRANSMUTE_CONVERTERS"] = "{{{}}}".format(

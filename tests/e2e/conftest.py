@@ -14,6 +14,10 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2,
+    metrics_service_pb2_grpc,
+)
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from scripts.mesh import Mesh, free_port
@@ -24,11 +28,25 @@ from transmute_common.settings import Settings
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
+class MetricCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
+    """A real OTLP/gRPC metrics endpoint; keeps the names of the metrics it receives."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def Export(self, request, context):  # type: ignore[no-untyped-def]
+        for rm in request.resource_metrics:
+            for sm in rm.scope_metrics:
+                self.names.update(m.name for m in sm.metrics)
+        return metrics_service_pb2.ExportMetricsServiceResponse()
+
+
 class SpanCollector(trace_service_pb2_grpc.TraceServiceServicer):
     """A real OTLP/gRPC endpoint; keeps (trace_id, service, span name) of every span."""
 
     def __init__(self) -> None:
         self.spans: list[tuple[str, str, str]] = []
+        self.metrics = MetricCollector()
         self.lock = threading.Lock()
 
     def Export(self, request, context):  # type: ignore[no-untyped-def]
@@ -57,6 +75,7 @@ def span_collector() -> Iterator[tuple[SpanCollector, int]]:
     collector = SpanCollector()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(collector.metrics, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield collector, port
@@ -69,6 +88,8 @@ def mesh_env(collector_port: int) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}",
         "OTEL_EXPORTER_OTLP_INSECURE": "true",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_METRIC_EXPORT_INTERVAL": "500",
         "TRANSMUTE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         "TRANSMUTE_ACK_WAIT_SECONDS": "4",
         "TRANSMUTE_HEARTBEAT_SECONDS": "1",

@@ -101,3 +101,18 @@ def test_one_conversion_is_one_trace(
     names = {name for tid, _, name in collector.spans if tid == trace_id}
     assert "convert image" in names
     assert any("JobService/CompleteJob" in n for n in names)
+
+
+def test_job_metrics_are_exported(
+    api: httpx.Client, span_collector: tuple[SpanCollector, int]
+) -> None:
+    collector, _ = span_collector
+    resp = convert(api, images.jpeg(16, 16), "png")
+    assert final_state(api, resp.json()["id"])["status"] == "succeeded"
+    expected = {
+        "transmute.jobs.created",
+        "transmute.jobs.finished",
+        "transmute.job.duration",
+        "transmute.job.queue_wait",
+    }
+    wait_for(lambda: collector.metrics.names >= expected, timeout=20)

@@ -13,6 +13,7 @@ from transmute_common.bus import Bus
 from transmute_common.grpcutil import start_server
 from transmute_common.jobstore import open_job_store
 from transmute_common.logging import get_logger, setup_logging
+from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.objectstore import open_object_store
 from transmute_common.tracing import setup_tracing, shutdown_tracing
 from transmute_jobs.config import JobsSettings
@@ -26,6 +27,7 @@ log = get_logger(__name__)
 async def serve(settings: JobsSettings) -> None:
     setup_logging("jobs")
     setup_tracing("transmute-jobs")
+    setup_metrics("transmute-jobs")
     store = open_job_store(settings.job_store_url, settings.mongo_write_concern)
     await store.start()
     objects = open_object_store(settings)
@@ -60,6 +62,7 @@ async def serve(settings: JobsSettings) -> None:
         await store.close()
         await objects.close()
         shutdown_tracing()
+        shutdown_metrics()
 
 
 def main() -> None:

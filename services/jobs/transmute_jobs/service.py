@@ -12,12 +12,45 @@ import nats
 from transmute_common import jobs as model
 from transmute_common.bus import Bus
 from transmute_common.errors import Conflict, InvalidArgument
-from transmute_common.jobs import FileRef, Job, JobError, Progress
+from transmute_common.jobs import FileRef, Job, JobError, JobStatus, Progress
 from transmute_common.jobstore import JobStore
 from transmute_common.logging import get_logger
+from transmute_common.metrics import meter
 
 log = get_logger(__name__)
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class JobMetrics:
+    """Job counts and latencies, recorded by the one writer of job state."""
+
+    def __init__(self) -> None:
+        m = meter("transmute.jobs")
+        self.created = m.create_counter("transmute.jobs.created", description="Jobs created")
+        self.finished = m.create_counter(
+            "transmute.jobs.finished", description="Jobs that reached a final state"
+        )
+        self.duration = m.create_histogram(
+            "transmute.job.duration", unit="s", description="Creation to final state"
+        )
+        self.wait = m.create_histogram(
+            "transmute.job.queue_wait", unit="s", description="Creation to start of work"
+        )
+
+    def record(self, job: Job) -> None:
+        # A queued job (version 1) changes first either by starting or by ending.
+        if job.status is JobStatus.RUNNING and job.version == 2 and job.started_at:
+            wait = (job.started_at - job.created_at).total_seconds()
+            self.wait.record(wait, {"service": job.service})
+        if job.status.terminal and job.finished_at:
+            attrs = {
+                "service": job.service,
+                "status": job.status.value,
+                "error_code": job.error.code if job.error else "",
+            }
+            self.finished.add(1, attrs)
+            seconds = (job.finished_at - job.created_at).total_seconds()
+            self.duration.record(seconds, {"service": job.service, "status": job.status.value})
 
 
 def check_tenant(tenant: str) -> str:
@@ -33,6 +66,7 @@ class JobService:
         self.bus = bus
         self.ttl_seconds = ttl_seconds
         self.resync_seconds = resync_seconds
+        self.metrics = JobMetrics()
 
     async def create(
         self,
@@ -66,6 +100,7 @@ class JobService:
         stored, created = await self.store.create(job)
         if created:
             await self.bus.publish_job_event(stored)
+            self.metrics.created.add(1, {"service": service})
         return stored, created
 
     async def get(self, tenant: str, job_id: str) -> Job:
@@ -81,6 +116,7 @@ class JobService:
         job, changed = await self.store.update(check_tenant(tenant), job_id, step)
         if changed:
             await self.bus.publish_job_event(job)
+            self.metrics.record(job)
         return job
 
     async def report_progress(
