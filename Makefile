@@ -6,13 +6,15 @@ PY := .venv/bin/python
 BIN_DIR ?= $(HOME)/.cache/transmute/bin
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: help install servers proto proto-check lint test test-fast run bench clean
+.PHONY: help install servers proto proto-check lint test test-fast run bench clean images chart-lint chart-test
 
 help:
 	@echo "make run     - start the whole mesh locally (gateway on http://127.0.0.1:8080)"
 	@echo "make test    - install everything, check stubs and lint, run all tests"
 	@echo "make bench   - benchmarks against the bare engines (slow)"
 	@echo "make proto   - regenerate gRPC stubs from proto/"
+	@echo "make images  - build one container image per service (needs a Docker engine)"
+	@echo "make chart-test - lint and render the Helm charts with a real helm"
 
 $(UV):
 	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || \
@@ -49,6 +51,22 @@ run: install
 
 bench: install servers
 	$(PY) -m bench
+
+SERVICES := gateway:gateway jobs:services/jobs image:services/image
+IMAGE_TAG ?= dev
+
+images:
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || \
+	  (echo "make images needs a running Docker engine" && exit 1)
+	@for s in $(SERVICES); do name=$${s%%:*}; dir=$${s#*:}; \
+	  docker build -f $$dir/Dockerfile -t transmute-$$name:$(IMAGE_TAG) . || exit 1; done
+
+chart-lint: servers
+	$(BIN_DIR)/helm lint --strict charts/transmute
+	$(BIN_DIR)/helm lint --strict charts/transmute -f charts/transmute/ci/external-values.yaml
+
+chart-test: install servers chart-lint
+	$(PY) -m pytest -q tests/delivery
 
 clean:
 	rm -rf .transmute .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+{{/* Names and labels. */}}
+{{- define "transmute.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "transmute.serviceName" -}}
+{{- printf "%s-%s" (include "transmute.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "transmute.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/part-of: transmute
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* Selector labels of one service; call with dict "root" $ "name" $name. */}}
+{{- define "transmute.selectorLabels" -}}
+app.kubernetes.io/name: transmute-{{ .name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{- define "transmute.serviceLabels" -}}
+{{ include "transmute.labels" .root }}
+{{ include "transmute.selectorLabels" . }}
+app.kubernetes.io/component: {{ .svc.kind }}
+{{- end -}}
+
+{{/* A service's image: services.<name>.image when set (skaffold sets it), else
+     <registry>/<prefix><name>:<tag>. */}}
+{{- define "transmute.image" -}}
+{{- if .svc.image -}}
+{{- .svc.image -}}
+{{- else -}}
+{{- $img := .root.Values.image -}}
+{{- $repo := printf "%s%s" $img.prefix .name -}}
+{{- if $img.registry }}{{ $repo = printf "%s/%s" $img.registry $repo }}{{ end -}}
+{{- printf "%s:%s" $repo (default .root.Chart.AppVersion $img.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "transmute.objectStoreSecret" -}}
+{{- default (printf "%s-object-store" (include "transmute.fullname" .)) .Values.objectStore.existingSecret -}}
+{{- end -}}
+
+{{- define "transmute.jobStoreSecret" -}}
+{{- default (printf "%s-job-store" (include "transmute.fullname" .)) .Values.jobStore.existingSecret -}}
+{{- end -}}
+
+{{/* Addresses of the converters, as the gateway's TRANSMUTE_CONVERTERS JSON. */}}
+{{- define "transmute.converters" -}}
+{{- $root := . -}}
+{{- $out := dict -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if and $svc.enabled (eq $svc.kind "converter") -}}
+{{- $_ := set $out $name (printf "%s:%v" (include "transmute.serviceName" (dict "root" $root "name" $name)) $svc.ports.grpc) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* The name of the jobs service entry. */}}
+{{- define "transmute.jobsAddress" -}}
+{{- $root := . -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if and $svc.enabled (eq $svc.kind "jobs") -}}
+{{- printf "%s:%v" (include "transmute.serviceName" (dict "root" $root "name" $name)) $svc.ports.grpc -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

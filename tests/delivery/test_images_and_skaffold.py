@@ -1,0 +1,100 @@
+"""Dockerfiles and skaffold.yaml, checked against the services that exist. No Docker
+engine runs here, so each Dockerfile's install step is run for real into a temporary
+environment instead: the image gets exactly that."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.delivery.conftest import CHART, ROOT, STACK, render, service_names
+
+PACKAGE_DIRS = {
+    name: ROOT / ("gateway" if name == "gateway" else f"services/{name}")
+    for name in service_names()
+}
+
+
+def dockerfile(name: str) -> str:
+    return (PACKAGE_DIRS[name] / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(service_names()))
+def test_dockerfile_is_multistage_slim_pinned_and_non_root(name: str) -> None:
+    text = dockerfile(name)
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base.group(1))
+    assert len(re.findall(r"^FROM ", text, re.M)) == 2
+    final_stage = text.split("\nFROM ")[-1]
+    assert "USER 10001:10001" in final_stage
+    assert "pip install" not in final_stage and "uv " not in final_stage  # no build tools
+    script = tomllib.loads((PACKAGE_DIRS[name] / "pyproject.toml").read_text())
+    entry = script["project"]["scripts"]
+    assert re.search(rf'^ENTRYPOINT \["{re.escape(next(iter(entry)))}"\]$', text, re.M)
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "tests", "charts"} <= set(ignored)
+
+
+@pytest.mark.parametrize("name", sorted(service_names()))
+def test_image_install_step_gives_a_runnable_service(name: str, tmp_path: Path) -> None:
+    [run] = [line for line in dockerfile(name).splitlines() if line.startswith("RUN uv sync")]
+    argv = shlex.split(run.removeprefix("RUN "))
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"), "UV_LINK_MODE": "copy"}
+    subprocess.run([*argv, "--quiet"], cwd=ROOT, env=env, check=True, timeout=300)
+    venv = tmp_path / "venv"
+    script = tomllib.loads((PACKAGE_DIRS[name] / "pyproject.toml").read_text())
+    entry, target = next(iter(script["project"]["scripts"].items()))
+    assert (venv / "bin" / entry).exists()
+    module = target.split(":")[0]
+    check = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            f"import {module}, importlib.util as u; "
+            "print(all(u.find_spec(m) is None for m in ('pytest', 'grpc_tools', 'mypy')))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "True"  # no development tools in the image
+    site = next((venv / "lib").glob("python3.11/site-packages"))
+    assert not list(site.glob("*.pth")) or all(
+        str(ROOT) not in p.read_text() for p in site.glob("*.pth")
+    )  # wheels, not sources
+
+
+def test_skaffold_builds_every_service_and_deploys_the_chart(helm: str) -> None:
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    artifacts = {a["image"]: a for a in config["build"]["artifacts"]}
+    assert set(artifacts) == {f"transmute-{s}" for s in service_names()}
+    for name in service_names():
+        art = artifacts[f"transmute-{name}"]
+        assert (ROOT / art["context"] / art["docker"]["dockerfile"]) == PACKAGE_DIRS[
+            name
+        ] / "Dockerfile"
+    [release] = config["deploy"]["helm"]["releases"]
+    assert (ROOT / release["chartPath"]) == STACK
+    overrides = release["setValueTemplates"]
+    chart_values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for key, template in overrides.items():
+        _, _, service, field = key.split(".")
+        assert service in chart_values["services"] and field == "image"
+        assert template == "{{.IMAGE_FULLY_QUALIFIED_transmute_" + service + "}}"
+    assert {k.split(".")[2] for k in overrides} == service_names()
+    [dev] = [p for p in config["profiles"] if p["name"] == "dev"]
+    forwards = {f["resourceName"]: f for f in dev["portForward"]}
+    services = {d["metadata"]["name"] for d in render(helm, CHART) if d["kind"] == "Service"}
+    assert "transmute-gateway" in services and forwards["transmute-gateway"]["port"] == 8080
+    assert "transmute-grafana" in forwards
