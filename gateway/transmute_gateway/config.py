@@ -13,3 +13,6 @@ class GatewaySettings(Settings):
     max_options_bytes: int = Field(default=64 * 1024, ge=2)
     max_inputs: int = Field(default=1, ge=1)
     capabilities_ttl_seconds: float = 30.0
+    # Job submissions per tenant and gateway replica; bursts up to submit_burst.
+    submit_rate_per_minute: int = Field(default=1200, ge=1)
+    submit_burst: int = Field(default=200, ge=1)

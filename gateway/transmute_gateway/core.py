@@ -19,6 +19,7 @@ from transmute_common.objectstore import ObjectStore
 from transmute_common.tracing import current_trace_id
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
+from transmute_gateway.ratelimit import RateLimiter
 from transmute_gateway.sniff import SNIFF_BYTES, sniff
 from transmute_gateway.streams import limited, peek
 
@@ -68,6 +69,7 @@ class Gateway:
         self.jobs = jobs
         self.bus = bus
         self.catalog = catalog
+        self.limiter = RateLimiter(settings.submit_rate_per_minute, settings.submit_burst)
 
     # --- files --------------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class Gateway:
                 "Idempotency-Key must be 1-200 visible ASCII characters",
                 code="invalid_idempotency_key",
             )
+        self.limiter.take(tenant)
         target = (target or "").strip().lower()
         formats = {f.format for f in files}
         if len(formats) != 1:

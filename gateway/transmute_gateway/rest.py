@@ -264,7 +264,12 @@ def install(app: FastAPI) -> None:
     async def on_error(_: Request, exc: TransmuteError) -> JSONResponse:
         if exc.status >= 500:
             log.warning("request_failed", code=exc.code, error=exc.message)
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status)
+        headers = {}
+        if "retry_after_seconds" in exc.details:
+            headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), exc.status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

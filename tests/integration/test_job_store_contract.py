@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from transmute_common import jobs as model
 from transmute_common.errors import InvalidArgument, NotFound
 from transmute_common.jobs import FileRef, Job, JobStatus, Progress, utcnow
-from transmute_common.jobstore import JobStore, open_job_store
+from transmute_common.jobstore import JobStore
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    else:
-        base = request.getfixturevalue("mongo_url").rsplit("/", 1)[0]
-        url = f"{base}/contract_{uuid.uuid4().hex[:8]}"
-    s = open_job_store(url)
-    await s.start()
-    await s.start()  # idempotent
-    yield s
-    await s.close()
+@pytest.fixture
+def store(job_store: JobStore) -> JobStore:
+    return job_store
 
 
 def job(tenant: str = "t1", key: str | None = None) -> Job:

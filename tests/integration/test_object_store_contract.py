@@ -14,25 +14,9 @@ from transmute_common.objectstore import ObjectStore, open_object_store
 from transmute_common.settings import Settings
 
 
-@pytest.fixture(params=["directory", "minio"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
-    if request.param == "directory":
-        settings = Settings(object_store_url=f"file://{tmp_path / 'objects'}")
-    else:
-        env = request.getfixturevalue("minio_env")
-        settings = Settings(
-            object_store_url=env["TRANSMUTE_OBJECT_STORE_URL"].replace(
-                "/transmute", f"/contract-{uuid.uuid4().hex[:8]}"
-            ),
-            s3_access_key=env["TRANSMUTE_S3_ACCESS_KEY"],
-            s3_secret_key=env["TRANSMUTE_S3_SECRET_KEY"],
-            s3_part_size=5 * 1024 * 1024,
-        )
-    s = open_object_store(settings)
-    await s.start()
-    await s.start()  # idempotent
-    yield s
-    await s.close()
+@pytest.fixture
+def store(object_store: ObjectStore) -> ObjectStore:
+    return object_store
 
 
 async def chunks(data: bytes, size: int = 65536) -> AsyncIterator[bytes]:

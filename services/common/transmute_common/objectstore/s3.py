@@ -11,12 +11,15 @@ import asyncio
 import contextlib
 import hashlib
 import math
+import os
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
 from minio.datatypes import Part
@@ -39,6 +42,19 @@ def _translate(exc: Exception, key: str) -> Exception:
     if isinstance(exc, (HTTPError, OSError, S3Error)):
         return Unavailable(f"object store unavailable: {exc}", code="object_store_unavailable")
     return exc
+
+
+def _http_client() -> urllib3.PoolManager:
+    """minio's own client, but with connect and read timeouts that suit a service (its
+    default waits five minutes on an unreachable host). 5xx answers and connection
+    errors are retried with exponential backoff."""
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5, read=120),
+        maxsize=16,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
 
 
 class S3Store(ObjectStore):
@@ -67,6 +83,7 @@ class S3Store(ObjectStore):
             else None,
             secure=settings.s3_secure or url.scheme == "s3s",
             region=settings.s3_region,
+            http_client=_http_client(),
         )
         return cls(
             client,
