@@ -100,8 +100,14 @@ class Mesh:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = self._logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+        # A session of its own: Ctrl-C reaches only this runner, which then stops the
+        # services in order (gateway first, NATS last) instead of all at once.
         proc = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT if out else None
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
         )
         self.procs[name] = proc
         return proc
@@ -197,6 +203,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    parent = os.getppid()
     mesh.start()
     print(
         f"\nTransmute is running: {mesh.url}  (API docs: {mesh.url}/docs, "
@@ -205,6 +212,8 @@ def main() -> None:
     )
     try:
         while not stopping:
+            if os.getppid() != parent:  # whoever started us (make) is gone
+                break
             for name, proc in mesh.procs.items():
                 if proc.poll() is not None:
                     print(f"{name} exited with code {proc.returncode}; stopping", flush=True)

@@ -26,6 +26,8 @@ def main() -> None:
     )
     try:
         uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down gracefully already
     finally:
         shutdown_tracing()
 

@@ -129,7 +129,10 @@ class Bus:
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            try:
+                await self._nc.drain()
+            except (TimeoutError, nats.errors.Error):
+                await self._nc.close()  # NATS is already gone: nothing left to drain
 
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
