@@ -115,3 +115,14 @@ def test_bad_options_are_rejected(tmp_path: Path) -> None:
 def test_garbage_in_a_png_name_is_invalid_input(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         convert(tmp_path, b"\x89PNG\r\n\x1a\n" + b"garbage" * 100, "png", "webp")
+
+
+def test_progress_follows_the_encoder(tmp_path: Path) -> None:
+    src = images.write(tmp_path / "big.jpg", images.jpeg(3000, 2000))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    seen: list[float] = []
+    task = ConversionTask("convert", [InputFile(src, "big.jpg", "jpeg")], "webp", {}, out_dir)
+    ImageConverter().convert(task, lambda f, m: seen.append(f))
+    assert len(seen) > 3  # intermediate steps, not just the end
+    assert seen == sorted(seen) and seen[-1] == 1.0

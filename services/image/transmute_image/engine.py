@@ -59,8 +59,11 @@ class ImageConverter(Converter):
         out = task.output_dir / f"output.{BY_NAME[task.target].extension}"
         try:
             image = self._load(source.path, source.format, task.target, opts)
-            progress(0.2, "decoded header")
             image = self._resize(image, opts)
+            # libvips decodes, transforms and encodes in one streaming pass while it
+            # saves: its evaluation progress is the conversion's progress.
+            image.set_progress(True)
+            image.signal_connect("eval", lambda _img, p: progress(p.percent / 100, "encoding"))
             self._save(image, out, task.target, opts)
         except pyvips.Error as exc:
             raise InvalidInput(
