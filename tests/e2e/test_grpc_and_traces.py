@@ -13,7 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from scripts.mesh import Mesh
 from tests import images
-from tests.e2e.conftest import SpanCollector, convert, final_state, wait_for
+from tests.e2e.conftest import SpanCollector, convert, final_state, objects_under, wait_for
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute.jobs.v1 import jobs_pb2
 
@@ -116,3 +116,51 @@ def test_job_metrics_are_exported(
         "transmute.job.queue_wait",
     }
     wait_for(lambda: collector.metrics.names >= expected, timeout=20)
+
+
+def test_in_mesh_convert_api_of_the_image_service(channel: grpc.Channel, mesh: Mesh) -> None:
+    from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
+    from transmute.jobs.v1 import jobs_pb2 as jpb
+
+    f = upload(gateway_pb2_grpc.GatewayServiceStub(channel), images.png(120, 80), "page.png")
+    source = jpb.FileRef(
+        key=f"tenants/default/uploads/{f.id}",
+        name="page.png",
+        content_type="image/png",
+        size=f.size,
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.converter_ports['image']}") as ch:
+        stub = converter_pb2_grpc.ConverterServiceStub(ch)
+        caps = stub.Capabilities(converter_pb2.CapabilitiesRequest())
+        assert caps.service == "image" and "png" in caps.conversions[0].inputs
+        options = struct_pb2.Struct()
+        options.update({"width": 60})
+        events = list(
+            stub.Convert(
+                converter_pb2.ConvertRequest(
+                    tenant="default",
+                    operation="convert",
+                    inputs=[source],
+                    target="webp",
+                    options=options,
+                    output_prefix="tenants/default/pages/p1/",
+                )
+            )
+        )
+        phases = [e.progress.phase for e in events if e.HasField("progress")]
+        assert phases[0] == "fetch" and "store" in phases
+        [out] = events[-1].result.outputs
+        assert out.key == "tenants/default/pages/p1/page.webp" and out.size > 0
+        assert objects_under(mesh, "tenants/default/pages/p1/") == [out.key]
+        with pytest.raises(grpc.RpcError) as err:
+            list(
+                stub.Convert(
+                    converter_pb2.ConvertRequest(
+                        tenant="other",
+                        inputs=[source],
+                        target="webp",
+                        output_prefix="tenants/other/x/",
+                    )
+                )
+            )
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
