@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import importlib
 import multiprocessing
+import multiprocessing.connection
+import os
 import resource
 import threading
 from collections.abc import Callable
@@ -31,8 +33,18 @@ def load_factory(path: str) -> Callable[[], Converter]:
     return factory
 
 
+def _exit_with_parent() -> None:
+    """A worker outlives a service killed with SIGKILL otherwise (it holds its own end
+    of the task queue, so it never sees the queue close)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
 def _init_worker(factory_path: str, memory_bytes: int, progress_queue: Any) -> None:
     global _engine, _progress_queue
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
