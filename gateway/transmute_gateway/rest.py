@@ -54,47 +54,6 @@ def _file_view(f: UploadedFile) -> dict[str, Any]:
     return asdict(f)
 
 
-@router.post("/files", status_code=201, summary="Upload a file (raw body or multipart)")
-async def upload_file(
-    request: Request,
-    gw: Gw,
-    tenant: Tenant,
-    filename: Annotated[str | None, Query(description="name of a raw-body upload")] = None,
-) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/"):
-        return _file_view(await gw.upload(tenant, filename, request.stream()))
-    events = multipart.events(request.stream(), content_type)
-    uploaded: UploadedFile | None = None
-    try:
-        async for event in events:
-            if isinstance(event, multipart.PartStart):
-                if event.name == "file" and uploaded is None:
-                    uploaded = await gw.upload(tenant, event.filename, multipart.part_data(events))
-                else:
-                    async for _ in multipart.part_data(events):
-                        pass
-    except BaseException:
-        if uploaded is not None:
-            await gw.discard(tenant, uploaded.id)
-        raise
-    if uploaded is None:
-        raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
-    return _file_view(uploaded)
-
-
-@router.post("/jobs", status_code=202, summary="Start a conversion of uploaded files")
-async def create_job(
-    body: JobRequest,
-    gw: Gw,
-    tenant: Tenant,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
-    files = await gw.files(tenant, body.inputs)
-    job = await gw.submit(tenant, files, body.target, body.options, idempotency_key or "")
-    return job_view(job)
-
-
 async def _text_field(events: AsyncIterator[multipart.Event], name: str, limit: int) -> str:
     data = bytearray()
     async for chunk in multipart.part_data(events):
@@ -106,13 +65,11 @@ async def _text_field(events: AsyncIterator[multipart.Event], name: str, limit: 
     return data.decode("utf-8", "replace")
 
 
-@router.post("/convert", status_code=202, summary="Upload one file and start its conversion")
-async def convert(
-    request: Request,
-    gw: Gw,
-    tenant: Tenant,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
+async def _read_form(
+    request: Request, gw: Gateway, tenant: str
+) -> tuple[UploadedFile, dict[str, str]]:
+    """Streams a multipart body: the part named `file` into the store, the other (small)
+    fields into memory. On any error the upload is removed again."""
     events = multipart.events(request.stream(), request.headers.get("content-type", ""))
     uploaded: UploadedFile | None = None
     fields: dict[str, str] = {}
@@ -130,8 +87,49 @@ async def convert(
                 fields[event.name] = await _text_field(
                     events, event.name, gw.settings.max_options_bytes
                 )
-        if uploaded is None:
-            raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
+    except BaseException:
+        if uploaded is not None:
+            await gw.discard(tenant, uploaded.id)
+        raise
+    if uploaded is None:
+        raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
+    return uploaded, fields
+
+
+@router.post("/files", status_code=201, summary="Upload a file (raw body or multipart)")
+async def upload_file(
+    request: Request,
+    gw: Gw,
+    tenant: Tenant,
+    filename: Annotated[str | None, Query(description="name of a raw-body upload")] = None,
+) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        uploaded, _ = await _read_form(request, gw, tenant)
+        return _file_view(uploaded)
+    return _file_view(await gw.upload(tenant, filename, request.stream()))
+
+
+@router.post("/jobs", status_code=202, summary="Start a conversion of uploaded files")
+async def create_job(
+    body: JobRequest,
+    gw: Gw,
+    tenant: Tenant,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    files = await gw.files(tenant, body.inputs)
+    job = await gw.submit(tenant, files, body.target, body.options, idempotency_key or "")
+    return job_view(job)
+
+
+@router.post("/convert", status_code=202, summary="Upload one file and start its conversion")
+async def convert(
+    request: Request,
+    gw: Gw,
+    tenant: Tenant,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    uploaded, fields = await _read_form(request, gw, tenant)
+    try:
         if not fields.get("target"):
             raise InvalidArgument("field 'target' is required", code="missing_target")
         try:
@@ -142,8 +140,7 @@ async def convert(
             ) from exc
         job = await gw.submit(tenant, [uploaded], fields["target"], options, idempotency_key or "")
     except BaseException:
-        if uploaded is not None:
-            await gw.discard(tenant, uploaded.id)
+        await gw.discard(tenant, uploaded.id)
         raise
     return job_view(job)
 
