@@ -7,7 +7,9 @@ import pytest
 from tests import images
 from transmute_common.converter import ConversionTask, InputFile
 from transmute_common.errors import InvalidArgument, InvalidInput
-from transmute_image.engine import INPUTS, OUTPUTS, ImageConverter
+from transmute_image.capabilities import INPUTS, OUTPUTS
+from transmute_image.config import ImageSettings
+from transmute_image.engine import ImageConverter
 
 
 def convert(tmp_path: Path, data: bytes, fmt: str, target: str, **options: object) -> bytes:
@@ -63,6 +65,66 @@ def test_fit_modes(tmp_path: Path, fit: str, expected: tuple[int, int]) -> None:
 def test_animation_survives_gif_to_webp_with_resize(tmp_path: Path) -> None:
     out = convert(tmp_path, images.animated_gif(frames=5, size=32), "gif", "webp", width=16)
     assert images.dimensions(out) == (16, 16, 5)
+
+
+def test_a_file_is_read_only_as_the_format_it_was_sniffed_as(tmp_path: Path) -> None:
+    # A libvips-native file handed over as a JPEG: libvips' own detection would load it.
+    native = tmp_path / "native.v"
+    images.gradient(16, 16).vipssave(str(native))
+    with pytest.raises(InvalidInput) as err:
+        convert(tmp_path, native.read_bytes(), "jpeg", "png")
+    assert err.value.code == "invalid_image"
+
+
+def test_untrusted_loaders_are_blocked_in_the_engine(tmp_path: Path) -> None:
+    import pyvips
+
+    ImageConverter()
+    native = tmp_path / "native.v"
+    images.gradient(8, 8).vipssave(str(native))
+    with pytest.raises(pyvips.Error):
+        pyvips.Image.new_from_file(str(native))
+    svg = convert(tmp_path, images.svg(40, 20), "svg", "png")  # SVG stays, explicitly
+    assert images.dimensions(svg)[:2] == (40, 20)
+
+
+def test_output_pixels_are_capped_like_input_pixels(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        convert(tmp_path, images.png(4, 4), "png", "png", width=65535, height=65535, fit="fill")
+    assert err.value.code == "invalid_options" and "over the limit" in err.value.message
+    with pytest.raises(InvalidArgument):
+        convert(tmp_path, images.animated_gif(frames=5, size=8), "gif", "gif", width=10000)
+    grown = convert(tmp_path, images.png(4, 4), "png", "png", width=400)
+    assert images.dimensions(grown)[:2] == (400, 400)
+
+
+def test_every_frame_within_the_budget_is_converted(tmp_path: Path) -> None:
+    out = convert(tmp_path, images.many_frames_gif(300), "gif", "webp")
+    assert images.dimensions(out)[2] == 300
+
+
+@pytest.mark.parametrize("frames", [1001, 12_000])  # libvips itself reports 1 past 10000
+def test_more_frames_than_the_budget_fail_instead_of_dropping_some(
+    tmp_path: Path, frames: int
+) -> None:
+    with pytest.raises(InvalidInput) as err:
+        convert(tmp_path, images.many_frames_gif(frames), "gif", "gif")
+    assert err.value.code == "too_many_frames"
+    assert str(frames) in err.value.message
+
+
+def test_frame_budget_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The service reads its variables; the engine (in a worker with a scrubbed
+    # environment) gets them as its settings.
+    monkeypatch.setenv("TRANSMUTE_MAX_FRAMES", "20")
+    engine = ImageConverter(ImageSettings().engine_settings())
+    src = images.write(tmp_path / "in.gif", images.many_frames_gif(21))
+    (tmp_path / "out").mkdir()
+    inputs = [InputFile(src, "in.gif", "gif")]
+    task = ConversionTask("convert", inputs, "webp", {}, tmp_path / "out")
+    with pytest.raises(InvalidInput) as err:
+        engine.convert(task, lambda f, m: None)
+    assert err.value.code == "too_many_frames"
 
 
 def test_animation_to_still_format_keeps_first_frame(tmp_path: Path) -> None:

@@ -46,3 +46,6 @@ class Settings(BaseSettings):
     redelivery_backoff: list[float] = [2.0, 10.0, 30.0]
     ack_wait_seconds: float = 30.0
     heartbeat_seconds: float = 10.0
+    # Conversion requests in flight at once across all replicas of a converter (the
+    # durable consumer's max_ack_pending): size it for replicas x concurrency.
+    max_ack_pending: int = Field(default=1000, ge=1)

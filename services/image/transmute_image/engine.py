@@ -10,41 +10,66 @@ from pydantic import ValidationError
 
 from transmute_common.converter import (
     Capabilities,
-    Conversion,
     ConversionTask,
     Converter,
     OutputFile,
     ProgressFn,
 )
-from transmute_common.errors import InvalidArgument, InvalidInput
+from transmute_common.errors import InvalidArgument, InvalidInput, scrubbed
 from transmute_common.formats import BY_NAME
+from transmute_image.capabilities import OUTPUTS
 from transmute_image.config import ImageSettings
-from transmute_image.options import OPTION_SPECS, ImageOptions
+from transmute_image.options import ImageOptions
 
-INPUTS = ["jpeg", "png", "webp", "avif", "gif", "tiff", "bmp", "heic", "svg"]
-OUTPUTS = ["jpeg", "png", "webp", "avif", "gif", "tiff"]
 ANIMATED_OUTPUTS = {"gif", "webp"}
 # libvips in the pyvips-binary wheel has no BMP loader and no HEVC decoder.
 PILLOW_INPUTS = {"bmp", "heic"}
+# The libvips operation each format needs, to check the libvips at hand has it.
+LOADERS = {
+    "jpeg": "jpegload",
+    "png": "pngload",
+    "webp": "webpload",
+    "avif": "heifload",
+    "gif": "gifload",
+    "tiff": "tiffload",
+    "svg": "svgload",
+}
+SAVERS = {
+    "jpeg": "jpegsave",
+    "png": "pngsave",
+    "webp": "webpsave",
+    "avif": "heifsave",
+    "gif": "gifsave",
+    "tiff": "tiffsave",
+}
 
 
 def _describe(exc: pyvips.Error) -> str:
-    detail = (exc.detail or exc.message or "").strip().splitlines()
-    return detail[0][:200] if detail else "unreadable image"
+    return scrubbed(exc.detail or exc.message or "") or "unreadable image"
+
+
+def _has(operation: str) -> bool:
+    return bool(pyvips.type_find("VipsOperation", operation))
 
 
 class ImageConverter(Converter):
-    def __init__(self) -> None:
-        self.max_pixels = ImageSettings().max_pixels
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        config = ImageSettings.model_validate(self.settings)
+        self.max_pixels = config.max_pixels
+        self.max_frames = config.max_frames
         # Every job reads fresh files; libvips' operation cache would only hold memory.
         pyvips.cache_set_max(0)
+        # The operations libvips itself marks untrusted (vipsload, csvload, rawload,
+        # matload, ...) are refused; SVG stays, but only through its explicit loader,
+        # called for files sniffed as SVG, in this confined worker.
+        pyvips.block_untrusted_set(True)
+        pyvips.operation_block_set("VipsForeignLoadSvg", False)
 
-    def capabilities(self) -> Capabilities:
-        return Capabilities(
-            service="image",
-            conversions=[Conversion(operation="convert", inputs=INPUTS, outputs=OUTPUTS)],
-            options=OPTION_SPECS,
-        )
+    def available(self, declared: Capabilities) -> Capabilities:
+        lacking_in = {f for f, op in LOADERS.items() if not _has(op)}
+        lacking_out = {f for f, op in SAVERS.items() if not _has(op)}
+        return declared.without(lacking_in, lacking_out)
 
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
         try:
@@ -84,11 +109,20 @@ class ImageConverter(Converter):
     def _load(self, path: Path, fmt: str, target: str, opts: ImageOptions) -> pyvips.Image:
         if fmt in PILLOW_INPUTS:
             return self._load_with_pillow(path, opts)
+        # The loader of the sniffed format, never libvips' own detection: a file is read
+        # only as what it was accepted as.
+        loader = getattr(pyvips.Image, LOADERS[fmt])
         # The header alone is read here: the size check happens before any decoding.
-        header = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="truncated")
-        frames = header.get_n_pages() if header.get_typeof("n-pages") else 1
-        page_height = header.get_page_height()
+        header = loader(str(path), access="sequential", fail_on="truncated")
+        # The raw count: libvips' get_n_pages() says 1 for more than 10000 pages.
+        frames = int(header.get("n-pages")) if header.get_typeof("n-pages") else 1
         animate = target in ANIMATED_OUTPUTS and frames > 1
+        if animate and frames > self.max_frames:
+            raise InvalidInput(
+                f"the animation has {frames} frames, over the limit of {self.max_frames}",
+                code="too_many_frames",
+            )
+        page_height = header.get_page_height()
         self._check_pixels(header.width, page_height, frames if animate else 1)
         load: dict[str, Any] = {"fail_on": "truncated"}
         if animate:
@@ -100,7 +134,7 @@ class ImageConverter(Converter):
         )
         # Sequential access streams the image; rotation needs random access.
         load["access"] = "random" if rotates else "sequential"
-        image = pyvips.Image.new_from_file(str(path), **load)
+        image = loader(str(path), **load)
         if rotates:
             image = image.autorot()
         return image
@@ -120,18 +154,28 @@ class ImageConverter(Converter):
                 data = img.tobytes()
                 width, height, bands = img.width, img.height, len(img.getbands())
         except (OSError, ValueError, SyntaxError) as exc:
-            raise InvalidInput(f"cannot decode image: {exc}", code="invalid_image") from exc
+            raise InvalidInput(
+                f"cannot decode image: {scrubbed(str(exc))}", code="invalid_image"
+            ) from exc
         return pyvips.Image.new_from_memory(data, width, height, bands, "uchar")
 
     # --- transform and save -------------------------------------------------------------
 
-    @staticmethod
-    def _resize(image: pyvips.Image, opts: ImageOptions) -> pyvips.Image:
+    def _resize(self, image: pyvips.Image, opts: ImageOptions) -> pyvips.Image:
         if opts.width is None and opts.height is None:
             return image
         page_height = image.get_page_height()
         width = opts.width or round(image.width * (opts.height or 0) / page_height)
         height = opts.height or round(page_height * width / image.width)
+        # The output is held to the same pixel budget as the input: a tiny image asked
+        # to grow to 65535 x 65535 is refused, not rendered.
+        pages = image.height // page_height
+        if width * height * pages > self.max_pixels:
+            raise InvalidArgument(
+                f"the output would be {width}x{height}x{pages} pixels, over the limit of "
+                f"{self.max_pixels}",
+                code="invalid_options",
+            )
         if opts.fit == "fill":
             return image.thumbnail_image(width, height=height, size="force")
         crop = "centre" if opts.fit == "cover" else "none"
