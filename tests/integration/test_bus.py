@@ -122,3 +122,47 @@ async def test_exhausted_deliveries_are_reported_and_removed(bus: Bus) -> None:
     assert exhausted == [("t1", j.id, 3)]
     info = await bus.js.stream_info(bus.settings.stream_name)
     assert info.state.messages == 0
+
+
+async def test_a_replica_never_resets_the_shared_consumer(bus: Bus) -> None:
+    from nats.js.api import AckPolicy, ConsumerConfig, ReplayPolicy
+
+    stream = bus.settings.stream_name
+    # The durable as another replica (an older release) made it, with a setting a live
+    # consumer cannot change, and a message in flight there.
+    await bus.js.add_consumer(
+        stream,
+        ConsumerConfig(
+            durable_name="image",
+            filter_subject="convert.image",
+            ack_policy=AckPolicy.EXPLICIT,
+            replay_policy=ReplayPolicy.ORIGINAL,
+            ack_wait=30,
+        ),
+    )
+    await bus.publish_conversion(job())
+    sub = await bus.js.pull_subscribe_bind(durable="image", stream=stream)
+    [in_flight] = await sub.fetch(1, timeout=5)
+    before = await bus.js.consumer_info(stream, "image")
+
+    await consume(bus, "image", lambda d: d.ack(), 0.5)
+
+    after = await bus.js.consumer_info(stream, "image")
+    assert after.created == before.created  # the same durable, never deleted
+    assert after.num_ack_pending == 1  # the other replica's message is still its own
+    await in_flight.ack()
+
+
+async def test_ack_pending_is_sized_from_settings(nats_url: str) -> None:
+    settings = Settings(
+        nats_url=nats_url, stream_name=f"T{uuid.uuid4().hex[:8]}", max_ack_pending=5000
+    )
+    b = Bus(settings)
+    await b.connect("test")
+    try:
+        await consume(b, "image", lambda d: d.ack(), 0.3)
+        info = await b.js.consumer_info(settings.stream_name, "image")
+        assert info.config.max_ack_pending == 5000
+    finally:
+        await b.js.delete_stream(settings.stream_name)
+        await b.close()

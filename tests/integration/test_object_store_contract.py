@@ -108,7 +108,8 @@ async def test_presigned_url_downloads_the_object(store: ObjectStore) -> None:
     await store.put("tenants/t1/jobs/p/out.txt", chunks(b"presigned!"), "text/plain")
     url = await store.presigned_url("tenants/t1/jobs/p/out.txt", "out.txt")
     if url is None:
-        assert type(store).__name__ == "DirectoryStore"  # streams through the gateway instead
+        # The directory store streams through the gateway instead.
+        assert type(getattr(store, "inner", store)).__name__ == "DirectoryStore"
         return
     async with httpx.AsyncClient() as client:
         resp = await client.get(url)

@@ -28,16 +28,18 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
+from opentelemetry import trace
 from pydantic import BaseModel
 
 from transmute_common.errors import Unavailable
 from transmute_common.jobs import FileRef, Job
 from transmute_common.logging import get_logger
 from transmute_common.settings import Settings
-from transmute_common.tracing import extracted_context, inject_headers
+from transmute_common.tracing import extracted_context, inject_headers, tracer
 
 log = get_logger(__name__)
+_tracer = tracer("transmute.bus")
 
 MSG_ID = "Nats-Msg-Id"
 TENANT_HEADER = "Transmute-Tenant"
@@ -71,6 +73,16 @@ class ConversionRequest(BaseModel):
         )
 
 
+def messaging_attributes(subject: str, message_id: str, operation: str) -> dict[str, str]:
+    """OpenTelemetry semantic conventions for messaging spans."""
+    return {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "messaging.operation.type": operation,
+        "messaging.message.id": message_id,
+    }
+
+
 def output_prefix(tenant: str, job_id: str) -> str:
     return f"tenants/{tenant}/jobs/{job_id}/"
 
@@ -90,6 +102,10 @@ class Delivery:
 
     async def ack(self) -> None:
         await self.msg.ack()
+
+    async def term(self) -> None:
+        """Never to be delivered again."""
+        await self.msg.term()
 
     async def nak(self, delay: float) -> None:
         await self.msg.nak(delay=delay)
@@ -137,6 +153,11 @@ class Bus:
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
+    async def ping(self) -> None:
+        """Raises unless connected to NATS (a readiness check)."""
+        if not self.connected():
+            raise Unavailable("not connected to NATS", code="bus_unavailable")
+
     async def ensure_stream(self) -> None:
         """Creates or updates the conversion stream; every service does this at start."""
         config = StreamConfig(
@@ -156,16 +177,30 @@ class Bus:
     async def publish_conversion(self, job: Job) -> bool:
         """Queues the job's conversion; returns False if it was a duplicate publish."""
         request = ConversionRequest.for_job(job)
-        try:
-            ack = await self.js.publish(
-                f"convert.{job.service}",
-                request.model_dump_json().encode(),
-                headers=inject_headers({MSG_ID: job.id, TENANT_HEADER: job.tenant}),
-                stream=self.settings.stream_name,
-            )
-        except (TimeoutError, nats.errors.Error) as exc:
-            raise Unavailable(f"message bus unavailable: {exc}", code="bus_unavailable") from exc
-        return not ack.duplicate
+        subject = f"convert.{job.service}"
+        with _tracer.start_as_current_span(
+            f"send {subject}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                **messaging_attributes(subject, job.id, "send"),
+                "transmute.job_id": job.id,
+            },
+        ) as span:
+            try:
+                # The trace context is injected inside the PRODUCER span: the consumer's
+                # span becomes its child and links to it.
+                ack = await self.js.publish(
+                    subject,
+                    request.model_dump_json().encode(),
+                    headers=inject_headers({MSG_ID: job.id, TENANT_HEADER: job.tenant}),
+                    stream=self.settings.stream_name,
+                )
+            except (TimeoutError, nats.errors.Error) as exc:
+                raise Unavailable(
+                    f"message bus unavailable: {exc}", code="bus_unavailable"
+                ) from exc
+            span.set_attribute("transmute.duplicate", ack.duplicate)
+            return not ack.duplicate
 
     async def consume(
         self,
@@ -173,9 +208,14 @@ class Bus:
         handle: Callable[[Delivery], Awaitable[None]],
         concurrency: int,
         stop: asyncio.Event,
+        grace_seconds: float = 10.0,
+        ready: asyncio.Event | None = None,
     ) -> None:
         """Pulls conversion requests for ``service`` until ``stop`` is set. Each runs as
-        a task while ``in_progress()`` heartbeats keep JetStream from redelivering it."""
+        a task while ``in_progress()`` heartbeats keep JetStream from redelivering it.
+        After ``stop``, work in flight has ``grace_seconds`` to finish; what is still
+        running then is cancelled and handed back to the stream at once. While
+        ``ready`` is clear (a dependency is down) nothing new is pulled."""
         s = self.settings
         config = ConsumerConfig(
             durable_name=service,
@@ -184,17 +224,24 @@ class Bus:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=s.ack_wait_seconds,
             max_deliver=s.max_deliver,
-            max_ack_pending=max(concurrency * 4, 16),
+            # A fleet-wide cap: every replica of the service shares this consumer.
+            max_ack_pending=s.max_ack_pending,
         )
         try:
+            # Creates the durable, or updates what may change of an existing one.
             await self.js.add_consumer(s.stream_name, config)
-        except BadRequestError:
-            await self.js.delete_consumer(s.stream_name, service)
-            await self.js.add_consumer(s.stream_name, config)
+        except APIError as exc:
+            # The durable is shared by every replica: one replica never deletes it. A
+            # setting that cannot change on a live consumer keeps its old value.
+            log.error("consumer_config_not_applied", consumer=service, error=str(exc))
         sub = await self.js.pull_subscribe_bind(durable=service, stream=s.stream_name)
         slots = asyncio.Semaphore(concurrency)
         tasks: set[asyncio.Task[None]] = set()
         while not stop.is_set():
+            if ready is not None and not ready.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ready.wait(), 1.0)
+                continue
             await slots.acquire()
             try:
                 msgs = await sub.fetch(batch=1, timeout=1.0)
@@ -210,10 +257,13 @@ class Bus:
                 task = asyncio.create_task(self._run_one(msg, handle, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run_one(
         self, msg: Msg, handle: Callable[[Delivery], Awaitable[None]], slots: asyncio.Semaphore
@@ -230,6 +280,11 @@ class Bus:
         try:
             with extracted_context(msg.headers):
                 await handle(delivery)
+        except asyncio.CancelledError:
+            # The service is stopping: another replica (or this one, restarted) takes it.
+            with contextlib.suppress(Exception):
+                await delivery.nak(0)
+            raise
         except Exception:
             log.exception("conversion_handler_crashed", job_id=request.job_id)
             with contextlib.suppress(Exception):

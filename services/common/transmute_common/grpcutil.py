@@ -94,12 +94,14 @@ async def start_server(
     port: int,
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
+    health: health_aio.HealthServicer | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Starts a gRPC server with the standard health service and server reflection.
-    Returns the server and the port it bound (useful with port 0)."""
+    Returns the server and the port it bound (useful with port 0). Health says SERVING
+    until whoever passed ``health`` says otherwise (see transmute_common.readiness)."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
     register(server)
-    health = health_aio.HealthServicer()
+    health = health or health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     names = [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)

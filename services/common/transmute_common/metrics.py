@@ -13,9 +13,36 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     PeriodicExportingMetricReader,
 )
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
 _provider: MeterProvider | None = None
+# Bucket boundaries of every duration histogram (unit "s"), fit for 5 ms to 10 min: the
+# SDK's defaults (0, 5, 10, 25, ...) would put every sub-second job in one bucket.
+DURATION_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+)
+VIEWS = [
+    View(
+        instrument_unit="s",
+        aggregation=ExplicitBucketHistogramAggregation(boundaries=DURATION_BUCKETS),
+    )
+]
 
 
 def setup_metrics(default_service_name: str) -> None:
@@ -39,7 +66,7 @@ def setup_metrics(default_service_name: str) -> None:
         return
     service = os.environ.get("OTEL_SERVICE_NAME") or default_service_name
     _provider = MeterProvider(
-        resource=Resource.create({"service.name": service}), metric_readers=readers
+        resource=Resource.create({"service.name": service}), metric_readers=readers, views=VIEWS
     )
     metrics.set_meter_provider(_provider)
 

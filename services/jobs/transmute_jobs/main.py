@@ -7,6 +7,7 @@ import signal
 
 import grpc
 import uvloop
+from grpc_health.v1.health import aio as health_aio
 
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
 from transmute_common.bus import Bus
@@ -15,6 +16,7 @@ from transmute_common.jobstore import open_job_store
 from transmute_common.logging import get_logger, setup_logging
 from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.objectstore import open_object_store
+from transmute_common.readiness import Readiness
 from transmute_common.tracing import setup_tracing, shutdown_tracing
 from transmute_jobs.config import JobsSettings
 from transmute_jobs.service import JobService
@@ -40,23 +42,25 @@ async def serve(settings: JobsSettings) -> None:
     def register(server: grpc.aio.Server) -> None:
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(service), server)
 
+    names = [jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name]
+    health = health_aio.HealthServicer()
+    # NOT_SERVING while the job store or NATS is away: converters then pull no work.
+    readiness = Readiness({"job_store": store.ping, "nats": bus.ping}, health, names)
     server, port = await start_server(
-        settings.grpc_host,
-        settings.grpc_port,
-        register,
-        [jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name],
+        settings.grpc_host, settings.grpc_port, register, names, health=health
     )
+    await readiness.check_once()
     stop = asyncio.Event()
+    watching = asyncio.create_task(readiness.run(stop))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("jobs_started", grpc_port=port)
     try:
-        await run_sweeper(
-            store, objects, settings.result_ttl_seconds, settings.sweep_interval_seconds, stop
-        )
+        await run_sweeper(store, objects, settings.sweep_interval_seconds, stop)
     finally:
         log.info("jobs_stopping")
+        watching.cancel()
         await server.stop(grace=5)
         await bus.close()
         await store.close()

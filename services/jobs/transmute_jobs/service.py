@@ -3,7 +3,6 @@ change over NATS so watchers on any replica see it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,14 +10,19 @@ import nats
 
 from transmute_common import jobs as model
 from transmute_common.bus import Bus
-from transmute_common.errors import Conflict, InvalidArgument
+from transmute_common.errors import (
+    Conflict,
+    InvalidArgument,
+    InvalidInput,
+    check_job_id,
+    check_tenant,
+)
 from transmute_common.jobs import FileRef, Job, JobError, JobStatus, Progress
 from transmute_common.jobstore import JobStore
 from transmute_common.logging import get_logger
 from transmute_common.metrics import meter
 
 log = get_logger(__name__)
-TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class JobMetrics:
@@ -53,11 +57,16 @@ class JobMetrics:
             self.duration.record(seconds, {"service": job.service, "status": job.status.value})
 
 
-def check_tenant(tenant: str) -> str:
-    # Tenants appear in NATS subjects and object keys: keep them to a safe alphabet.
-    if not TENANT_RE.match(tenant):
-        raise InvalidArgument(f"invalid tenant {tenant!r}", code="invalid_tenant")
-    return tenant
+def _request_of(job: Job) -> tuple[Any, ...]:
+    """What a client asked for, to tell a replay from a different request under a used
+    idempotency key. Inputs compare by content: a retried upload gets a new file id."""
+    return (
+        job.service,
+        job.operation,
+        job.target,
+        job.options,
+        [(f.name, f.size, f.sha256) for f in job.inputs],
+    )
 
 
 class JobService:
@@ -98,13 +107,18 @@ class JobService:
             trace_id=trace_id,
         ).with_ttl(self.ttl_seconds)
         stored, created = await self.store.create(job)
+        if not created and _request_of(stored) != _request_of(job):
+            raise InvalidInput(
+                "this Idempotency-Key was already used for a different request",
+                code="idempotency_key_reused",
+            )
         if created:
             await self.bus.publish_job_event(stored)
             self.metrics.created.add(1, {"service": service})
         return stored, created
 
     async def get(self, tenant: str, job_id: str) -> Job:
-        return await self.store.get(check_tenant(tenant), job_id)
+        return await self.store.get(check_tenant(tenant), check_job_id(job_id))
 
     async def list_jobs(
         self, tenant: str, page_size: int, page_token: str
@@ -113,7 +127,7 @@ class JobService:
 
     async def _transition(self, tenant: str, job_id: str, step: Callable[[Job], Job]) -> Job:
         """Applies ``step`` with compare-and-set, retrying when another writer won."""
-        job, changed = await self.store.update(check_tenant(tenant), job_id, step)
+        job, changed = await self.store.update(check_tenant(tenant), check_job_id(job_id), step)
         if changed:
             await self.bus.publish_job_event(job)
             self.metrics.record(job)
@@ -149,7 +163,7 @@ class JobService:
 
     async def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
         """The current state, then every change in version order, until terminal."""
-        sub = await self.bus.subscribe_job_events(check_tenant(tenant), job_id)
+        sub = await self.bus.subscribe_job_events(check_tenant(tenant), check_job_id(job_id))
         try:
             job = await self.get(tenant, job_id)
             yield job

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from transmute_common.errors import InvalidArgument
 from transmute_common.settings import Settings
@@ -87,14 +88,18 @@ class ObjectStore(ABC):
 
 
 def open_object_store(settings: Settings) -> ObjectStore:
-    """Picks the implementation from ``TRANSMUTE_OBJECT_STORE_URL``."""
+    """Picks the implementation from ``TRANSMUTE_OBJECT_STORE_URL``; every call is traced."""
+    from transmute_common.objectstore.traced import TracedObjectStore
+
     url = settings.object_store_url
     if url.startswith("file://"):
         from transmute_common.objectstore.fs import DirectoryStore
 
-        return DirectoryStore(Path(url.removeprefix("file://")))
+        return TracedObjectStore(DirectoryStore(Path(url.removeprefix("file://"))), "directory", {})
     if url.startswith(("s3://", "s3s://")):
         from transmute_common.objectstore.s3 import S3Store
 
-        return S3Store.from_settings(settings)
+        parsed = urlparse(url)
+        server = {"server.address": parsed.hostname or "", "server.port": parsed.port or 443}
+        return TracedObjectStore(S3Store.from_settings(settings), "s3", server)
     raise ValueError(f"unsupported object store URL: {url!r} (use file:///dir or s3://...)")

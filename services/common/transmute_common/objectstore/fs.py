@@ -31,16 +31,19 @@ class DirectoryStore(ObjectStore):
         return self._data / check_key(key)
 
     async def start(self) -> None:
-        for d in (self._data, self._tmp, self._types):
-            d.mkdir(parents=True, exist_ok=True)
+        def make() -> None:
+            for d in (self._data, self._tmp, self._types):
+                d.mkdir(parents=True, exist_ok=True)
+
+        await asyncio.to_thread(make)
 
     async def ping(self) -> None:
-        if not self._data.is_dir():
+        if not await asyncio.to_thread(self._data.is_dir):
             raise NotFound(f"object store directory {self._data} is missing")
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> ObjectInfo:
         target = self._path(key)
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        fd, tmp_name = await asyncio.to_thread(tempfile.mkstemp, dir=self._tmp)
         digest = hashlib.sha256()
         size = 0
         buffer = bytearray()
@@ -101,6 +104,10 @@ class DirectoryStore(ObjectStore):
         return await asyncio.to_thread(copy)
 
     async def stat(self, key: str) -> ObjectInfo:
+        return await asyncio.to_thread(self._stat, key)
+
+    def _stat(self, key: str) -> ObjectInfo:
+        """In a worker thread: the file system may be slow."""
         path = self._path(key)
         try:
             st = path.stat()
@@ -120,7 +127,7 @@ class DirectoryStore(ObjectStore):
             while block := await asyncio.to_thread(f.read, chunk_size):
                 yield block
         finally:
-            f.close()
+            await asyncio.to_thread(f.close)
 
     async def get_file(self, key: str, path: Path) -> None:
         try:
@@ -151,5 +158,11 @@ class DirectoryStore(ObjectStore):
         return sorted(keys)
 
     async def list_objects(self, prefix: str) -> list[ObjectInfo]:
-        keys = await asyncio.to_thread(self._walk, prefix)
-        return [await self.stat(k) for k in keys]
+        def collect() -> list[ObjectInfo]:
+            found = []
+            for key in self._walk(prefix):
+                with contextlib.suppress(NotFound):  # removed while listing
+                    found.append(self._stat(key))
+            return found
+
+        return await asyncio.to_thread(collect)
