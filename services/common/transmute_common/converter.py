@@ -47,6 +47,28 @@ class Capabilities(BaseModel):
     def outputs(self) -> set[str]:
         return {o for c in self.conversions for o in c.outputs}
 
+    def without(self, inputs: set[str], outputs: set[str]) -> Capabilities:
+        """These capabilities less some input and output formats."""
+        kept = []
+        for c in self.conversions:
+            ins = [i for i in c.inputs if i not in inputs]
+            outs = [o for o in c.outputs if o not in outputs]
+            if ins and outs:
+                kept.append(c.model_copy(update={"inputs": ins, "outputs": outs}))
+        return self.model_copy(update={"conversions": kept})
+
+    def missing_from(self, declared: Capabilities) -> list[str]:
+        """What ``declared`` offers that these capabilities do not, for the log."""
+        have = {(c.operation, i, o) for c in self.conversions for i in c.inputs for o in c.outputs}
+        lost = {
+            f"{c.operation}:{i}->{o}"
+            for c in declared.conversions
+            for i in c.inputs
+            for o in c.outputs
+            if (c.operation, i, o) not in have
+        }
+        return sorted(lost)
+
     def to_pb(self) -> converter_pb2.CapabilitiesResponse:
         return converter_pb2.CapabilitiesResponse(
             service=self.service,
@@ -110,10 +132,19 @@ ProgressFn = Callable[[float, str], None]
 
 
 class Converter(ABC):
-    """One engine family. ``convert`` runs in a worker process, never on the event loop."""
+    """One engine family, built inside a worker process from the service's engine
+    settings. ``convert`` runs there, never on the event loop.
 
-    @abstractmethod
-    def capabilities(self) -> Capabilities: ...
+    What a service can do is declared without the engine (its Capabilities, cheap to
+    build anywhere); ``available`` narrows that to what this machine's engine offers."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings = settings or {}
+
+    def available(self, declared: Capabilities) -> Capabilities:
+        """The declared capabilities this engine can serve here (e.g. without a codec
+        or program that is missing)."""
+        return declared
 
     @abstractmethod
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from transmute_common.errors import Unavailable
 from transmute_common.grpcutil import channel, error_from_rpc
 from transmute_common.jobs import (
     FileRef,
@@ -31,6 +33,14 @@ class JobsClient:
 
     async def close(self) -> None:
         await self._channel.close()
+
+    async def ping(self) -> None:
+        """Raises unless the jobs service answers that it is serving."""
+        resp = await health_pb2_grpc.HealthStub(self._channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=self._timeout
+        )
+        if resp.status != health_pb2.HealthCheckResponse.SERVING:
+            raise Unavailable("the jobs service is not serving")
 
     async def _call(self, rpc: Callable[..., Awaitable[T]], request: Any) -> T:
         try:

@@ -7,6 +7,8 @@ engine to JetStream, the object store, the jobs service and the converter gRPC A
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import shutil
 import signal
@@ -17,18 +19,36 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import nats
+from grpc_health.v1.health import aio as health_aio
 from opentelemetry import trace
 from pydantic import Field
 
 from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
-from transmute_common.bus import Bus, ConversionRequest, Delivery
+from transmute_common.bus import (
+    Bus,
+    ConversionRequest,
+    Delivery,
+    messaging_attributes,
+)
+from transmute_common.bus import output_prefix as job_output_prefix
 from transmute_common.converter import Capabilities, ConversionTask, InputFile
-from transmute_common.errors import InvalidArgument, InvalidInput, TransmuteError
+from transmute_common.errors import (
+    InvalidArgument,
+    InvalidInput,
+    NotFound,
+    TransmuteError,
+    check_job_id,
+    check_tenant,
+    shown,
+)
 from transmute_common.formats import by_name, format_of
 from transmute_common.grpcutil import grpc_errors, start_server
 from transmute_common.jobs import (
     FileRef,
+    Job,
     JobError,
+    JobStatus,
     Progress,
     dict_from_struct,
     file_from_pb,
@@ -38,10 +58,13 @@ from transmute_common.jobs import (
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger, setup_logging
 from transmute_common.objectstore import ObjectStore, open_object_store
+from transmute_common.objectstore.base import check_key
 from transmute_common.progress import ProgressReporter
+from transmute_common.readiness import Readiness
 from transmute_common.settings import Settings
 from transmute_common.tracing import setup_tracing, shutdown_tracing, tracer
-from transmute_common.workers import WorkerPool, load_factory
+from transmute_common.worker_process import WorkerLimits
+from transmute_common.workers import EngineUnavailable, WorkerPool
 
 log = get_logger(__name__)
 FETCHING = Progress(percent=1, phase="fetch", message="fetching input")
@@ -52,11 +75,32 @@ _UNSAFE = re.compile(r"[^\w. -]+")
 class ConverterSettings(Settings):
     concurrency: int = Field(default=2, ge=1)
     convert_timeout_seconds: float = Field(default=300.0, gt=0)
-    worker_memory_bytes: int = Field(default=4 * 1024**3, ge=0)  # 0: no limit
+    # Limits of each worker and of every process its engine starts (0: none).
+    worker_memory_bytes: int = Field(default=4 * 1024**3, ge=0)  # address space
+    worker_file_bytes: int = Field(default=8 * 1024**3, ge=0)  # largest file written
+    worker_cpu_seconds: int = Field(default=600, ge=0)  # CPU time per job
+    worker_processes: int = Field(default=256, ge=0)  # per user; root is exempt
     work_dir: Path = Path(tempfile.gettempdir())
     progress_interval_seconds: float = 0.5
     # How long a finished conversion waits for the jobs service to record it.
     settle_retry_seconds: float = Field(default=300.0, ge=0)
+
+    def engine_settings(self) -> dict[str, Any]:
+        """What an engine may know of the settings: everything but the shared
+        infrastructure (addresses, URLs, credentials)."""
+        return self.model_dump(mode="json", exclude=set(Settings.model_fields))
+
+    def worker_limits(self) -> WorkerLimits:
+        return WorkerLimits(
+            memory_bytes=self.worker_memory_bytes,
+            file_bytes=self.worker_file_bytes,
+            cpu_seconds=self.worker_cpu_seconds,
+            processes=self.worker_processes,
+        )
+
+    # On SIGTERM: how long conversions in flight may finish before they are handed back
+    # to the stream (keep it below the pod's terminationGracePeriodSeconds).
+    stop_grace_seconds: float = Field(default=10.0, ge=0)
 
 
 def output_name(input_name: str, extension: str, index: int = 0) -> str:
@@ -71,6 +115,7 @@ class ConverterRuntime:
         self,
         service: str,
         factory_path: str,
+        declared: Capabilities,
         settings: ConverterSettings,
         store: ObjectStore,
         jobs: JobsClient,
@@ -81,14 +126,44 @@ class ConverterRuntime:
         self.store = store
         self.jobs = jobs
         self.bus = bus
-        self.capabilities: Capabilities = load_factory(factory_path)().capabilities()
+        self.declared = declared
+        # Nothing is offered until a worker has built the engine and said what it can do.
+        self.capabilities = declared.without(
+            {i for c in declared.conversions for i in c.inputs}, set()
+        )
         self.pool = WorkerPool(
             factory_path,
             settings.concurrency,
-            settings.worker_memory_bytes,
+            settings.worker_limits(),
             settings.convert_timeout_seconds,
+            declared,
+            settings.engine_settings(),
+            home=settings.work_dir,
         )
         self._tracer = tracer(f"transmute.{service}")
+        self.stopping = asyncio.Event()  # set on SIGTERM: no more waiting on the jobs service
+        self.readiness: Readiness | None = None  # told at once when a dependency fails
+
+    async def start(self) -> None:
+        """Starts the engine's workers. A service whose engine cannot load here still
+        runs, offers nothing and says why; one whose engine lacks some codec or program
+        offers the rest and says what it left out."""
+        await asyncio.to_thread(self._remove_stale_work)
+        try:
+            await self.pool.start()
+        except EngineUnavailable as exc:
+            log.error("engine_unavailable", reason=str(exc), offered=[])
+        self.capabilities = self.pool.available
+        left_out = self.capabilities.missing_from(self.declared)
+        if left_out:
+            log.warning("capabilities_reduced", left_out=left_out)
+
+    def _remove_stale_work(self) -> None:
+        """Job directories left by a process of this service that was killed."""
+        for path in self.settings.work_dir.glob(f"{self.service}-*-*"):
+            pid = path.name.split("-")[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
 
     # --- the pipeline, shared by queued jobs and in-mesh Convert calls -----------------
 
@@ -100,48 +175,64 @@ class ConverterRuntime:
         options: dict[str, Any],
         output_prefix: str,
         report: Report,
-        fresh: bool = False,
+        written: list[str] | None = None,
     ) -> list[FileRef]:
-        """Fetches, converts and stores. ``fresh`` says no earlier attempt can have left
-        outputs behind."""
+        """Fetches, converts and stores. Outputs have names derived from the inputs, so
+        a repeated attempt replaces what an earlier one stored; nothing is ever deleted
+        here. The keys this call stores are appended to ``written`` as it goes."""
+        written = [] if written is None else written
         target_format = by_name(target)
         if target_format is None:
-            raise InvalidArgument(f"unknown target format {target!r}", code="unsupported_target")
-        work = Path(tempfile.mkdtemp(prefix=f"{self.service}-", dir=self.settings.work_dir))
+            raise InvalidArgument(
+                f"unknown target format {shown(target)}", code="unsupported_target"
+            )
+        # One directory per job, named after this process: removed when the job ends,
+        # or at the next start if this process is killed.
+        work = Path(
+            tempfile.mkdtemp(prefix=f"{self.service}-{os.getpid()}-", dir=self.settings.work_dir)
+        )
         try:
-            local_inputs = []
-            for i, ref in enumerate(inputs):
-                fmt = format_of(ref.content_type)
-                if fmt is None or not self.capabilities.accepts(operation, fmt.name, target):
-                    raise InvalidInput(
-                        f"{self.service} cannot {operation} {ref.content_type} to {target}",
-                        code="unsupported_conversion",
-                    )
-                path = work / f"input-{i}.{fmt.extension}"
-                await self.store.get_file(ref.key, path)
-                local_inputs.append(InputFile(path=path, name=ref.name, format=fmt.name))
+            with self._tracer.start_as_current_span("fetch input"):
+                local_inputs = []
+                for i, ref in enumerate(inputs):
+                    fmt = format_of(ref.content_type)
+                    if fmt is None or not self.capabilities.accepts(operation, fmt.name, target):
+                        raise InvalidInput(
+                            f"{self.service} cannot {operation} {ref.content_type} to {target}",
+                            code="unsupported_conversion",
+                        )
+                    path = work / f"input-{i}.{fmt.extension}"
+                    try:
+                        await self.store.get_file(ref.key, path)
+                    except NotFound:
+                        raise InvalidInput(
+                            f"input {shown(ref.name)} is no longer stored", code="input_missing"
+                        ) from None
+                    local_inputs.append(InputFile(path=path, name=ref.name, format=fmt.name))
             await report(Progress(percent=10, phase="convert", message="converting"))
             out_dir = work / "out"
             out_dir.mkdir()
             task = ConversionTask(operation, local_inputs, target, options, out_dir)
-            outputs = await self.pool.run(task, self._progress_forwarder(report))
+            with self._tracer.start_as_current_span(
+                "convert", attributes={"transmute.operation": operation}
+            ):
+                outputs = await self.pool.run(task, self._progress_forwarder(report))
             await report(Progress(percent=90, phase="store", message="storing output"))
-            if not fresh:
-                # Outputs of an earlier, interrupted attempt are replaced, never added to.
-                await self.store.delete_prefix(output_prefix)
-            refs = []
-            for i, out in enumerate(outputs):
-                name = output_name(inputs[0].name, target_format.extension, i)
-                info = await self.store.put_file(output_prefix + name, out.path, out.media_type)
-                refs.append(
-                    FileRef(
-                        key=info.key,
-                        name=name,
-                        size=info.size,
-                        sha256=info.sha256,
-                        content_type=out.media_type,
+            with self._tracer.start_as_current_span("store output"):
+                refs = []
+                for i, out in enumerate(outputs):
+                    name = output_name(inputs[0].name, target_format.extension, i)
+                    written.append(output_prefix + name)
+                    info = await self.store.put_file(output_prefix + name, out.path, out.media_type)
+                    refs.append(
+                        FileRef(
+                            key=info.key,
+                            name=name,
+                            size=info.size,
+                            sha256=info.sha256,
+                            content_type=out.media_type,
+                        )
                     )
-                )
             return refs
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
@@ -169,10 +260,15 @@ class ConverterRuntime:
 
     async def handle(self, delivery: Delivery) -> None:
         r = delivery.request
+        subject = f"convert.{r.service}"
+        producer = trace.get_current_span().get_span_context()
         with self._tracer.start_as_current_span(
-            f"convert {r.service}",
+            f"process {subject}",
             kind=trace.SpanKind.CONSUMER,
+            links=[trace.Link(producer)] if producer.is_valid else None,
             attributes={
+                **messaging_attributes(subject, r.job_id, "process"),
+                "messaging.consumer.group.name": self.service,
                 "transmute.job_id": r.job_id,
                 "transmute.attempt": delivery.attempt,
                 "transmute.target": r.target,
@@ -183,42 +279,127 @@ class ConverterRuntime:
             log.info("job_processed", job_id=r.job_id, attempt=delivery.attempt, outcome=outcome)
 
     async def _process(self, delivery: Delivery, r: ConversionRequest) -> str:
+        try:
+            check_request(r)
+            job = await self.jobs.get(r.tenant, r.job_id)
+        except TransmuteError as err:
+            if err.retryable:
+                if self.readiness is not None:
+                    self.readiness.doubt()
+                await delivery.nak(self.bus.backoff(delivery.attempt))
+                return f"retry:{err.code}"
+            await delivery.term()  # forged or for a job that is gone: never work on it
+            return f"refused:{err.code}"
+        if job.status.terminal:
+            # A repeated delivery (lost ack, redelivery after an outage): the job is
+            # settled and its outputs are left exactly as they are.
+            await delivery.ack()
+            return f"already_{job.status.value}"
+
         async def send(p: Progress) -> None:
             await self.jobs.report_progress(r.tenant, r.job_id, delivery.attempt, p)
 
         reporter = ProgressReporter(send, self.settings.progress_interval_seconds)
+        written: list[str] = []
+        # A cancel (or any end of the job decided elsewhere) stops the engine at once:
+        # the work is cancelled, which kills the worker and everything it started.
+        ended_elsewhere = await self._watch_for_end(r)
+        work = asyncio.create_task(self._convert_and_complete(delivery, r, reporter, written))
         try:
-            # Not awaited: a refusal (job cancelled meanwhile) surfaces at the next report.
-            await reporter.report(FETCHING)
-            outputs = await self.run(
-                r.operation,
-                r.inputs,
-                r.target,
-                r.options,
-                r.output_prefix,
-                reporter.report,
-                fresh=delivery.attempt == 1,
-            )
-            # Not waiting for progress still in flight: a report arriving after this is
-            # refused by the jobs service and never shown to watchers.
-            reporter.stop()
-            await self._settle(lambda: self.jobs.complete(r.tenant, r.job_id, outputs))
+            await asyncio.wait({work, ended_elsewhere}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TransmuteError):
+                    await work
+                reporter.stop()
+                await self._drop(written)
+                await delivery.ack()
+                return "cancelled"
+            await work
         except TransmuteError as err:
             reporter.stop()
             if err.status in (404, 409):
-                # Cancelled, already finished or gone: nothing more to do for it.
-                await self.store.delete_prefix(r.output_prefix)
+                # Cancelled, failed or gone meanwhile: remove what this attempt wrote,
+                # unless another attempt succeeded (its outputs have the same names).
+                if not await self._succeeded(r):
+                    await self._drop(written)
                 await delivery.ack()
                 return "dropped"
             if err.retryable and not delivery.last_attempt:
+                if self.readiness is not None and err.code != "worker_crashed":
+                    self.readiness.doubt()  # a dependency is failing: pull nothing more
                 await delivery.nak(self.bus.backoff(delivery.attempt))
                 return f"retry:{err.code}"
             error = JobError(code=err.code, message=err.message)
             await self._settle(lambda: self.jobs.fail(r.tenant, r.job_id, error))
             await delivery.ack()
             return f"failed:{err.code}"
+        finally:
+            ended_elsewhere.cancel()
+            if not work.done():  # the service is stopping: the engine stops with it
+                work.cancel()
+                with contextlib.suppress(BaseException):
+                    await work
         await delivery.ack()
         return "succeeded"
+
+    async def _convert_and_complete(
+        self,
+        delivery: Delivery,
+        r: ConversionRequest,
+        reporter: ProgressReporter,
+        written: list[str],
+    ) -> None:
+        # Not awaited: a refusal (job cancelled meanwhile) surfaces at the next report.
+        await reporter.report(FETCHING)
+        outputs = await self.run(
+            r.operation,
+            r.inputs,
+            r.target,
+            r.options,
+            # Derived here from the job, never taken from the message.
+            job_output_prefix(r.tenant, r.job_id),
+            reporter.report,
+            written=written,
+        )
+        # Not waiting for progress still in flight: a report arriving after this is
+        # refused by the jobs service and never shown to watchers.
+        reporter.stop()
+        await self._settle(lambda: self.jobs.complete(r.tenant, r.job_id, outputs))
+
+    async def _watch_for_end(self, r: ConversionRequest) -> asyncio.Task[None]:
+        """A task that finishes when the job ends without us (cancelled, failed or
+        expired), seen on the jobs service's event fan-out."""
+        try:
+            sub = await self.bus.subscribe_job_events(r.tenant, r.job_id)
+        except (TransmuteError, nats.errors.Error):
+            # NATS away: a refused progress report still tells, at the next report.
+            return asyncio.create_task(_never())
+
+        async def wait() -> None:
+            try:
+                async for msg in sub.messages:
+                    status = Job.model_validate_json(msg.data).status
+                    if status.terminal and status is not JobStatus.SUCCEEDED:
+                        log.info("job_ended_elsewhere", job_id=r.job_id, status=status.value)
+                        return
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+        return asyncio.create_task(wait())
+
+    async def _succeeded(self, r: ConversionRequest) -> bool:
+        try:
+            return (await self.jobs.get(r.tenant, r.job_id)).status is JobStatus.SUCCEEDED
+        except TransmuteError:
+            return True  # unknown: keep what is there; the TTL sweep removes it in time
+
+    async def _drop(self, written: list[str]) -> None:
+        """Removes the outputs this attempt stored, and nothing else."""
+        for key in written:
+            with contextlib.suppress(TransmuteError):
+                await self.store.delete_prefix(key)
 
     async def _settle(self, call: Callable[[], Awaitable[object]]) -> None:
         """Records a job's outcome, waiting out an outage of the jobs service or its store
@@ -232,9 +413,37 @@ class ConverterRuntime:
             except TransmuteError as err:
                 if not err.retryable or time.monotonic() + delay > deadline:
                     raise
+                if self.stopping.is_set():
+                    raise  # stopping: the message goes back to the stream instead
                 log.warning("jobs_service_unavailable", error=err.message, retry_in=delay)
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
             delay = min(delay * 2, 5.0)
+
+
+def check_request(r: ConversionRequest) -> None:
+    """A conversion request names a real job id of a valid tenant, and inputs under
+    that tenant's prefix; anything else is refused before any work or store call."""
+    check_job_id(r.job_id)
+    prefix = f"tenants/{check_tenant(r.tenant)}/"
+    for ref in r.inputs:
+        if not ref.key.startswith(prefix):
+            raise InvalidArgument("inputs must be under the tenant's prefix", code="foreign_input")
+        check_key(ref.key)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _never() -> None:
+    await asyncio.Event().wait()
 
 
 class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
@@ -252,13 +461,21 @@ class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
     async def Convert(
         self, request: converter_pb2.ConvertRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[converter_pb2.ConvertResponse]:
-        tenant_prefix = f"tenants/{request.tenant}/"
+        tenant_prefix = f"tenants/{check_tenant(request.tenant)}/"
+        out = request.output_prefix
         if (
-            not request.tenant
-            or not request.output_prefix.startswith(tenant_prefix)
+            not out.startswith(tenant_prefix)
+            or not out.endswith("/")
+            or out.count("/") < 4  # a folder of its own below tenants/<tenant>/<area>/
             or any(not f.key.startswith(tenant_prefix) for f in request.inputs)
         ):
-            raise InvalidArgument("inputs and output_prefix must be under the tenant's prefix")
+            raise InvalidArgument(
+                "inputs and output_prefix must be under the tenant's prefix, and "
+                "output_prefix a folder of its own (tenants/<tenant>/<area>/<name>/)"
+            )
+        check_key(out + "x")
+        for f in request.inputs:
+            check_key(f.key)
         events: asyncio.Queue[converter_pb2.ConvertResponse] = asyncio.Queue()
 
         async def report(p: Progress) -> None:
@@ -291,38 +508,70 @@ class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
         )
 
 
-async def serve_converter(service: str, factory_path: str, settings: ConverterSettings) -> None:
-    """Runs a converter service until SIGTERM or SIGINT."""
+async def serve_converter(
+    service: str, factory_path: str, declared: Capabilities, settings: ConverterSettings
+) -> None:
+    """Runs a converter service until SIGTERM or SIGINT: ``declared`` says what it can
+    do, ``factory_path`` ("module:callable") builds its engine inside each worker.
+
+    It starts even while the object store or the jobs service is down: it then reports
+    NOT_SERVING and pulls no work until they are back."""
     setup_logging(service)
     setup_tracing(f"transmute-{service}")
     store = open_object_store(settings)
-    await store.start()
     jobs = JobsClient(settings.jobs_address)
     bus = Bus(settings)
     await bus.connect(f"transmute-{service}")
-    runtime = ConverterRuntime(service, factory_path, settings, store, jobs, bus)
-    await runtime.pool.start()
+    runtime = ConverterRuntime(service, factory_path, declared, settings, store, jobs, bus)
+    await runtime.start()
+    store_started = False
+
+    async def store_ready() -> None:
+        nonlocal store_started
+        if not store_started:
+            await store.start()  # the bucket and its expiry rule, once
+            store_started = True
+        else:
+            await store.ping()
 
     def register(server: grpc.aio.Server) -> None:
         converter_pb2_grpc.add_ConverterServiceServicer_to_server(
             ConverterServicer(runtime), server
         )
 
-    server, port = await start_server(
-        settings.grpc_host,
-        settings.grpc_port,
-        register,
-        [converter_pb2.DESCRIPTOR.services_by_name["ConverterService"].full_name],
+    names = [converter_pb2.DESCRIPTOR.services_by_name["ConverterService"].full_name]
+    health = health_aio.HealthServicer()
+    readiness = Readiness(
+        {"object_store": store_ready, "jobs": jobs.ping, "nats": bus.ping}, health, names
     )
+    runtime.readiness = readiness
+    server, port = await start_server(
+        settings.grpc_host, settings.grpc_port, register, names, health=health
+    )
+    await readiness.check_once()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        stop.set()
+        runtime.stopping.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     log.info("converter_started", grpc_port=port, concurrency=settings.concurrency)
+    watching = asyncio.create_task(readiness.run(stop))
     try:
-        await bus.consume(service, runtime.handle, settings.concurrency, stop)
+        await bus.consume(
+            service,
+            runtime.handle,
+            settings.concurrency,
+            stop,
+            settings.stop_grace_seconds,
+            ready=readiness.ready,
+        )
     finally:
         log.info("converter_stopping")
+        watching.cancel()
         await server.stop(grace=5)
         await bus.close()
         await runtime.pool.close()
