@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
 from fastapi import FastAPI
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute_common.bus import Bus
 from transmute_common.errors import TransmuteError
-from transmute_common.grpcutil import channel, start_server
+from transmute_common.grpcutil import start_server
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger
 from transmute_common.objectstore import open_object_store
+from transmute_common.readiness import Readiness
 from transmute_common.tracing import tracing_enabled
 from transmute_gateway import rest
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings
 from transmute_gateway.core import Gateway
 from transmute_gateway.grpc_api import GatewayServicer
+from transmute_gateway.limits import BodyLimit
 
 log = get_logger(__name__)
 
@@ -42,35 +45,24 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         with contextlib.suppress(TransmuteError):
             await catalog.services()
         gw = Gateway(settings, store, jobs, bus, catalog)
-        jobs_health = channel(settings.jobs_address)
+        names = [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
+        health = health_aio.HealthServicer()
+        # The same checks answer /readyz and gRPC health (NOT_SERVING while one fails).
+        checks = {"nats": bus.ping, "object_store": store.ping, "jobs": jobs.ping}
+        watch = Readiness(checks, health, names)
 
         async def readiness() -> dict[str, str]:
-            checks = {"nats": "ok" if bus.connected() else "disconnected"}
-            try:
-                await store.ping()
-                checks["object_store"] = "ok"
-            except Exception as exc:
-                checks["object_store"] = f"error: {exc}"
-            try:
-                resp = await health_pb2_grpc.HealthStub(jobs_health).Check(
-                    health_pb2.HealthCheckRequest(), timeout=2
-                )
-                checks["jobs"] = (
-                    "ok" if resp.status == health_pb2.HealthCheckResponse.SERVING else "not serving"
-                )
-            except grpc.aio.AioRpcError as exc:
-                checks["jobs"] = f"error: {exc.code().name}"
-            return checks
+            await watch.check_once()
+            return {n: "unavailable" if n in watch.failing else "ok" for n in checks}
 
         def register(server: grpc.aio.Server) -> None:
             gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(gw), server)
 
         server, port = await start_server(
-            settings.grpc_host,
-            settings.grpc_port,
-            register,
-            [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name],
+            settings.grpc_host, settings.grpc_port, register, names, health=health
         )
+        stop = asyncio.Event()
+        watching = asyncio.create_task(watch.run(stop))
         app.state.gateway = gw
         app.state.readiness = readiness
         app.state.grpc_port = port
@@ -82,9 +74,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         try:
             yield
         finally:
+            stop.set()
+            watching.cancel()
             await server.stop(grace=5)
             await catalog.close()
-            await jobs_health.close()
             await jobs.close()
             await bus.close()
             await store.close()
@@ -96,6 +89,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     rest.install(app)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_json_bytes, exempt=("/v1/files", "/v1/convert")
+    )
     if tracing_enabled():
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

@@ -12,7 +12,7 @@ import grpc
 
 from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
 from transmute_common.converter import Capabilities, OptionSpec
-from transmute_common.errors import InvalidArgument, TransmuteError, Unavailable
+from transmute_common.errors import InvalidArgument, TransmuteError, Unavailable, shown
 from transmute_common.grpcutil import channel
 from transmute_common.logging import get_logger
 
@@ -65,7 +65,7 @@ class Catalog:
         targets = sorted({o for c in services.values() for o in c.outputs()})
         if target not in targets:
             raise TransmuteError(
-                f"unknown target format {target!r}",
+                f"unknown target format {shown(target)}",
                 code="unsupported_target",
                 details={"supported": targets},
             ).with_status(422)
@@ -92,7 +92,7 @@ def validate_options(options: Any, specs: list[OptionSpec]) -> dict[str, Any]:
     for name, value in options.items():
         spec = by_name.get(name)
         if spec is None:
-            raise _bad(f"unknown option {name!r}", sorted(by_name))
+            raise _bad(f"unknown option {shown(name)}", sorted(by_name))
         ok = {
             "integer": (isinstance(value, int) and not isinstance(value, bool))
             or (isinstance(value, float) and value.is_integer()),
@@ -101,13 +101,13 @@ def validate_options(options: Any, specs: list[OptionSpec]) -> dict[str, Any]:
             "string": isinstance(value, str),
         }[spec.type]
         if not ok:
-            raise _bad(f"option {name!r} must be a {spec.type}")
+            raise _bad(f"option {shown(name)} must be a {spec.type}")
         if spec.choices and value not in spec.choices:
-            raise _bad(f"option {name!r} must be one of {', '.join(spec.choices)}")
+            raise _bad(f"option {shown(name)} must be one of {', '.join(spec.choices)}")
         if spec.minimum is not None and value < spec.minimum:
-            raise _bad(f"option {name!r} must be at least {spec.minimum:g}")
+            raise _bad(f"option {shown(name)} must be at least {spec.minimum:g}")
         if spec.maximum is not None and value > spec.maximum:
-            raise _bad(f"option {name!r} must be at most {spec.maximum:g}")
+            raise _bad(f"option {shown(name)} must be at most {spec.maximum:g}")
     return options
 
 

@@ -11,6 +11,8 @@ class GatewaySettings(Settings):
     grpc_port: int = 50051
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
     max_options_bytes: int = Field(default=64 * 1024, ge=2)
+    # Any request body that is not an upload (e.g. POST /v1/jobs).
+    max_json_bytes: int = Field(default=256 * 1024, ge=1024)
     max_inputs: int = Field(default=1, ge=1)
     capabilities_ttl_seconds: float = 30.0
     # Job submissions per tenant and gateway replica; bursts up to submit_burst.

@@ -7,18 +7,28 @@ import contextlib
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
 from transmute_common.bus import Bus
-from transmute_common.errors import InvalidArgument, NotFound, TransmuteError, Unavailable
+from transmute_common.errors import (
+    InvalidArgument,
+    NotFound,
+    TransmuteError,
+    Unavailable,
+    check_job_id,
+    shown,
+)
+from transmute_common.expiry import mark_upload
 from transmute_common.formats import format_of
-from transmute_common.jobs import FileRef, Job, JobError, new_id
+from transmute_common.jobs import FileRef, Job, JobError, new_id, utcnow
 from transmute_common.jobs_client import JobsClient
 from transmute_common.objectstore import ObjectStore
 from transmute_common.tracing import current_trace_id
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
+from transmute_gateway.limits import check_options_shape
 from transmute_gateway.ratelimit import RateLimiter
 from transmute_gateway.sniff import SNIFF_BYTES, sniff
 from transmute_gateway.streams import limited, peek
@@ -97,6 +107,8 @@ class Gateway:
         )
         try:
             await self.store.put_json(key + ".json", asdict(uploaded))
+            expires = utcnow() + timedelta(seconds=self.settings.result_ttl_seconds)
+            await mark_upload(self.store, tenant, file_id, expires)
         except BaseException:
             await self.store.delete_prefix(key)
             raise
@@ -104,11 +116,11 @@ class Gateway:
 
     async def file(self, tenant: str, file_id: str) -> UploadedFile:
         if not FILE_ID.match(file_id):
-            raise NotFound(f"file {file_id} not found", code="file_not_found")
+            raise NotFound(f"file {shown(file_id)} not found", code="file_not_found")
         try:
             record = await self.store.get_json(upload_key(tenant, file_id) + ".json")
         except NotFound:
-            raise NotFound(f"file {file_id} not found", code="file_not_found") from None
+            raise NotFound(f"file {shown(file_id)} not found", code="file_not_found") from None
         return UploadedFile(**record)
 
     async def discard(self, tenant: str, file_id: str) -> None:
@@ -151,7 +163,9 @@ class Gateway:
             )
         fmt = formats.pop()
         service = await self.catalog.route("convert", None if fmt == "unknown" else fmt, target)
-        options = validate_options(options if options is not None else {}, service.options)
+        options = options if options is not None else {}
+        check_options_shape(options)
+        options = validate_options(options, service.options)
         job, _ = await self.jobs.create(
             tenant=tenant,
             service=service.service,
@@ -174,7 +188,7 @@ class Gateway:
         return job
 
     async def get(self, tenant: str, job_id: str) -> Job:
-        return await self.jobs.get(tenant, job_id)
+        return await self.jobs.get(tenant, check_job_id(job_id))
 
     async def list_jobs(
         self, tenant: str, page_size: int, page_token: str
@@ -182,14 +196,14 @@ class Gateway:
         return await self.jobs.list_jobs(tenant, page_size, page_token)
 
     def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
-        return self.jobs.watch(tenant, job_id)
+        return self.jobs.watch(tenant, check_job_id(job_id))
 
     async def cancel(self, tenant: str, job_id: str) -> Job:
-        return await self.jobs.cancel(tenant, job_id)
+        return await self.jobs.cancel(tenant, check_job_id(job_id))
 
     async def output(self, tenant: str, job_id: str, name: str) -> FileRef:
-        job = await self.jobs.get(tenant, job_id)
+        job = await self.get(tenant, job_id)
         for out in job.outputs:
             if out.name == name:
                 return out
-        raise NotFound(f"job {job_id} has no output named {name!r}", code="output_not_found")
+        raise NotFound(f"job {job_id} has no output named {shown(name)}", code="output_not_found")

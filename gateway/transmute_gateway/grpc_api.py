@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+import functools
+import inspect
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import grpc
 
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from transmute.jobs.v1 import jobs_pb2
-from transmute_common.errors import InvalidArgument
+from transmute_common.errors import InvalidArgument, TransmuteError
 from transmute_common.grpcutil import grpc_errors
-from transmute_common.jobs import dict_from_struct, job_to_pb
+from transmute_common.jobs import dict_from_struct
 from transmute_gateway.core import Gateway
+from transmute_gateway.views import job_message, public_error
 
 DOWNLOAD_CHUNK = 1024 * 1024
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public_errors(fn: F) -> F:
+    """Server-side failures reach clients as their code and a fixed message only."""
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def stream(self: Any, request: Any, context: Any) -> Any:
+            try:
+                async for item in fn(self, request, context):
+                    yield item
+            except TransmuteError as err:
+                raise public_error(err) from None
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    async def unary(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return await fn(self, request, context)
+        except TransmuteError as err:
+            raise public_error(err) from None
+
+    return unary  # type: ignore[return-value]
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
@@ -25,6 +55,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         return self.gw.settings.default_tenant
 
     @grpc_errors
+    @public_errors
     async def Upload(
         self,
         request_iterator: AsyncIterable[gateway_pb2.UploadRequest],
@@ -53,9 +84,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         )
 
     @grpc_errors
+    @public_errors
     async def SubmitJob(
         self, request: gateway_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
-    ) -> jobs_pb2.Job:
+    ) -> gateway_pb2.Job:
         job = await self.gw.submit(
             self.tenant,
             await self.gw.files(self.tenant, list(request.inputs)),
@@ -63,28 +95,32 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             dict_from_struct(request.options),
             request.idempotency_key,
         )
-        return job_to_pb(job)
+        return job_message(job)
 
     @grpc_errors
+    @public_errors
     async def GetJob(
         self, request: gateway_pb2.GetJobRequest, context: grpc.aio.ServicerContext
-    ) -> jobs_pb2.Job:
-        return job_to_pb(await self.gw.get(self.tenant, request.id))
+    ) -> gateway_pb2.Job:
+        return job_message(await self.gw.get(self.tenant, request.id))
 
     @grpc_errors
+    @public_errors
     async def WatchJob(
         self, request: gateway_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[jobs_pb2.Job]:
+    ) -> AsyncIterator[gateway_pb2.Job]:
         async for job in self.gw.watch(self.tenant, request.id):
-            yield job_to_pb(job)
+            yield job_message(job)
 
     @grpc_errors
+    @public_errors
     async def CancelJob(
         self, request: gateway_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
-    ) -> jobs_pb2.Job:
-        return job_to_pb(await self.gw.cancel(self.tenant, request.id))
+    ) -> gateway_pb2.Job:
+        return job_message(await self.gw.cancel(self.tenant, request.id))
 
     @grpc_errors
+    @public_errors
     async def Download(
         self, request: gateway_pb2.DownloadRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.DownloadResponse]:
@@ -93,6 +129,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             yield gateway_pb2.DownloadResponse(chunk=chunk)
 
     @grpc_errors
+    @public_errors
     async def ListFormats(
         self, request: gateway_pb2.ListFormatsRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.ListFormatsResponse:

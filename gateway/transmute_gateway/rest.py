@@ -15,22 +15,88 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 
-from transmute_common.errors import InvalidArgument, TransmuteError
+from transmute_common.errors import InvalidArgument, TransmuteError, shown
 from transmute_common.jobs import Job
 from transmute_common.logging import get_logger
 from transmute_gateway import multipart
 from transmute_gateway.core import Gateway, UploadedFile
-from transmute_gateway.views import error_body, job_view
+from transmute_gateway.views import error_body, job_view, public_error
 
 log = get_logger(__name__)
 SSE_KEEPALIVE_SECONDS = 15.0
 
 
 class JobRequest(BaseModel):
-    inputs: list[str] = Field(description="ids of uploaded files")
-    target: str = Field(description="target format, e.g. webp")
+    inputs: list[str] = Field(min_length=1, description="ids of uploaded files")
+    target: str = Field(min_length=1, max_length=32, description="target format, e.g. webp")
     options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable, e.g. job_not_found")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_MEANING = {
+    400: "Malformed request (see the error code)",
+    404: "No such job, file or output",
+    409: "The job has already finished",
+    413: "The file or body is over its size limit",
+    415: "The file's type is not one any converter reads",
+    422: "Well-formed, but not something the converters can do",
+    429: "Too many submissions: retry after Retry-After seconds",
+    503: "A dependency (store, bus, converters) is unavailable: retry later",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses an operation can answer, with the one
+    error body every error uses."""
+    return {s: {"model": ErrorBody, "description": _MEANING[s]} for s in (*statuses, 503)}
+
+
+BINARY = {"type": "string", "format": "binary"}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": BINARY},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": BINARY},
+                }
+            },
+        },
+    }
+}
+CONVERT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "target"],
+                    "properties": {
+                        "file": BINARY,
+                        "target": {"type": "string", "description": "target format"},
+                        "options": {"type": "string", "description": "options as JSON"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def gateway(request: Request) -> Gateway:
@@ -65,12 +131,20 @@ async def _text_field(events: AsyncIterator[multipart.Event], name: str, limit: 
     return data.decode("utf-8", "replace")
 
 
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives, counted (a client may hang up mid-upload)."""
+    request.state.received = 0
+    async for chunk in request.stream():
+        request.state.received += len(chunk)
+        yield chunk
+
+
 async def _read_form(
     request: Request, gw: Gateway, tenant: str
 ) -> tuple[UploadedFile, dict[str, str]]:
     """Streams a multipart body: the part named `file` into the store, the other (small)
     fields into memory. On any error the upload is removed again."""
-    events = multipart.events(request.stream(), request.headers.get("content-type", ""))
+    events = multipart.events(_body(request), request.headers.get("content-type", ""))
     uploaded: UploadedFile | None = None
     fields: dict[str, str] = {}
     try:
@@ -83,6 +157,10 @@ async def _read_form(
                         "send exactly one field named 'file'", code="too_many_files"
                     )
                 uploaded = await gw.upload(tenant, event.filename, multipart.part_data(events))
+            elif event.name in fields:
+                raise InvalidArgument(
+                    f"field {shown(event.name)} appears more than once", code="duplicate_field"
+                )
             else:
                 fields[event.name] = await _text_field(
                     events, event.name, gw.settings.max_options_bytes
@@ -96,7 +174,13 @@ async def _read_form(
     return uploaded, fields
 
 
-@router.post("/files", status_code=201, summary="Upload a file (raw body or multipart)")
+@router.post(
+    "/files",
+    status_code=201,
+    summary="Upload a file (raw body or multipart)",
+    responses=errors(400, 413),
+    openapi_extra=UPLOAD_BODY,
+)
 async def upload_file(
     request: Request,
     gw: Gw,
@@ -106,10 +190,15 @@ async def upload_file(
     if request.headers.get("content-type", "").startswith("multipart/"):
         uploaded, _ = await _read_form(request, gw, tenant)
         return _file_view(uploaded)
-    return _file_view(await gw.upload(tenant, filename, request.stream()))
+    return _file_view(await gw.upload(tenant, filename, _body(request)))
 
 
-@router.post("/jobs", status_code=202, summary="Start a conversion of uploaded files")
+@router.post(
+    "/jobs",
+    status_code=202,
+    summary="Start a conversion of uploaded files",
+    responses=errors(400, 404, 413, 415, 422, 429),
+)
 async def create_job(
     body: JobRequest,
     gw: Gw,
@@ -121,7 +210,13 @@ async def create_job(
     return job_view(job)
 
 
-@router.post("/convert", status_code=202, summary="Upload one file and start its conversion")
+@router.post(
+    "/convert",
+    status_code=202,
+    summary="Upload one file and start its conversion",
+    responses=errors(400, 413, 415, 422, 429),
+    openapi_extra=CONVERT_BODY,
+)
 async def convert(
     request: Request,
     gw: Gw,
@@ -134,18 +229,25 @@ async def convert(
             raise InvalidArgument("field 'target' is required", code="missing_target")
         try:
             options = json.loads(fields.get("options") or "{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidArgument(
-                f"field 'options' is not valid JSON: {exc}", code="invalid_options"
+                "field 'options' is not valid JSON", code="invalid_options"
             ) from exc
         job = await gw.submit(tenant, [uploaded], fields["target"], options, idempotency_key or "")
     except BaseException:
         await gw.discard(tenant, uploaded.id)
         raise
+    if uploaded.ref(tenant).key not in {ref.key for ref in job.inputs}:
+        await gw.discard(tenant, uploaded.id)  # a replay: the first request's upload serves
     return job_view(job)
 
 
-@router.get("/jobs", summary="List jobs, newest first")
+@router.api_route(
+    "/jobs",
+    methods=["GET", "HEAD"],
+    summary="List jobs, newest first",
+    responses=errors(400, 422),
+)
 async def list_jobs(
     gw: Gw,
     tenant: Tenant,
@@ -156,7 +258,9 @@ async def list_jobs(
     return {"jobs": [job_view(j) for j in jobs], "next_page_token": token}
 
 
-@router.get("/jobs/{job_id}", summary="Get a job")
+@router.api_route(
+    "/jobs/{job_id}", methods=["GET", "HEAD"], summary="Get a job", responses=errors(404)
+)
 async def get_job(job_id: str, gw: Gw, tenant: Tenant) -> dict[str, Any]:
     return job_view(await gw.get(tenant, job_id))
 
@@ -170,6 +274,7 @@ def _sse(event: str, job: Job) -> bytes:
     "/jobs/{job_id}/events",
     summary="Server-sent events: 'progress' for each change, then one 'final' event",
     response_class=StreamingResponse,
+    responses=errors(404),
 )
 async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
     watch = gw.watch(tenant, job_id)
@@ -199,7 +304,8 @@ async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
                     except TimeoutError:
                         yield b": keepalive\n\n"
             if isinstance(job, TransmuteError):
-                body = error_body(job.code, job.message)
+                safe = public_error(job)
+                body = error_body(safe.code, safe.message)
                 yield f"event: error\ndata: {json.dumps(body)}\n\n".encode()
         finally:
             task.cancel()
@@ -213,29 +319,49 @@ async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
     )
 
 
-@router.get("/jobs/{job_id}/outputs/{name}", summary="Download an output", response_class=Response)
-async def download(job_id: str, name: str, gw: Gw, tenant: Tenant) -> Response:
+@router.api_route(
+    "/jobs/{job_id}/outputs/{name}",
+    methods=["GET", "HEAD"],
+    summary="Download an output (HEAD: its size and type)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": BINARY}}},
+        307: {"description": "Redirect to a time-limited direct download URL"},
+        **errors(404),
+    },
+)
+async def download(job_id: str, name: str, request: Request, gw: Gw, tenant: Tenant) -> Response:
     ref = await gw.output(tenant, job_id, name)
+    headers = {
+        "Content-Length": str(ref.size),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(ref.name)}",
+    }
+    if request.method == "HEAD":
+        # A presigned URL is signed for GET only: HEAD is answered here.
+        await gw.store.stat(ref.key)
+        return Response(media_type=ref.content_type, headers=headers)
     url = await gw.store.presigned_url(ref.key, ref.name)
     if url:
         return RedirectResponse(url, status_code=307)
     await gw.store.stat(ref.key)  # a missing object is a 404 before streaming starts
-    return StreamingResponse(
-        gw.store.read(ref.key),
-        media_type=ref.content_type,
-        headers={
-            "Content-Length": str(ref.size),
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(ref.name)}",
-        },
-    )
+    return StreamingResponse(gw.store.read(ref.key), media_type=ref.content_type, headers=headers)
 
 
-@router.delete("/jobs/{job_id}", summary="Cancel a job")
+@router.delete(
+    "/jobs/{job_id}",
+    summary="Cancel a job (again: the same answer; once succeeded or failed: 409)",
+    responses=errors(404, 409),
+)
 async def cancel_job(job_id: str, gw: Gw, tenant: Tenant) -> dict[str, Any]:
     return job_view(await gw.cancel(tenant, job_id))
 
 
-@router.get("/formats", summary="Conversions offered by the converter services")
+@router.api_route(
+    "/formats",
+    methods=["GET", "HEAD"],
+    summary="Conversions offered by the converter services",
+    responses=errors(),
+)
 async def formats(gw: Gw) -> dict[str, Any]:
     services = await gw.catalog.services()
     return {"services": [c.model_dump() for c in services.values()]}
@@ -244,11 +370,11 @@ async def formats(gw: Gw) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     app.include_router(router)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", include_in_schema=False)
+    @app.api_route("/readyz", methods=["GET", "HEAD"], include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
         checks = await request.app.state.readiness()
         ready = all(v == "ok" for v in checks.values())
@@ -259,8 +385,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TransmuteError)
     async def on_error(_: Request, exc: TransmuteError) -> JSONResponse:
-        if exc.status >= 500:
-            log.warning("request_failed", code=exc.code, error=exc.message)
+        exc = public_error(exc)
         headers = {}
         if "retry_after_seconds" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after_seconds"])
@@ -276,7 +401,35 @@ def install(app: FastAPI) -> None:
         details = {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]}
         return JSONResponse(error_body("invalid_request", "the request is invalid", details), 422)
 
+    def allowed_methods(request: Request) -> str:
+        """Every method of every route at this path (Starlette names only the first
+        route's)."""
+        methods = {
+            method
+            for route in [*request.app.router.routes, *router.routes]
+            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+            for method in route.methods or ()
+        }
+        return ", ".join(sorted(methods))
+
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI's own refusals: no route, wrong method (with Allow), an unparsable or
+        # oversized body.
+        code = {
+            400: "invalid_json",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+        }.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(request: Request, _: ClientDisconnect) -> Response:
+        # Normal on a flaky network; whatever was stored of the upload is removed already.
+        received = getattr(request.state, "received", 0)
+        log.info("upload_aborted", path=request.url.path, bytes_received=received)
+        return Response(status_code=400)

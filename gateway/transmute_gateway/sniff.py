@@ -1,17 +1,52 @@
-"""Detects a file's type from its first bytes; names and declared types are ignored."""
+"""Detects a file's type from its first bytes; names and declared types are ignored.
+
+Runs on the event loop on at most SNIFF_BYTES of client bytes, so every step is a
+bounded, linear scan: no pattern that can backtrack."""
 
 from __future__ import annotations
-
-import re
 
 import filetype
 
 from transmute_common.formats import OCTET_STREAM
 
 SNIFF_BYTES = 8192
-_SVG = re.compile(
-    rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]", re.S
-)
+_SPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
+_AFTER_NAME = (b" ", b"\t", b"\r", b"\n", b">")  # what may follow "<svg"
+
+
+def _skip_space(data: bytes, pos: int) -> int:
+    while pos < len(data) and data[pos] in _SPACE:
+        pos += 1
+    return pos
+
+
+def _after(data: bytes, pos: int, opening: bytes, closing: bytes) -> int | None:
+    """The position after a construct that starts at ``pos`` with ``opening`` and ends
+    with ``closing``; ``pos`` if there is none there; None if it never ends."""
+    if not data.startswith(opening, pos):
+        return pos
+    end = data.find(closing, pos + len(opening))
+    return None if end < 0 else end + len(closing)
+
+
+def is_svg(head: bytes) -> bool:
+    """An SVG document: optional XML declaration, comments and an SVG doctype, then
+    the ``<svg`` root element."""
+    data = head.removeprefix(_BOM)
+    pos = _after(data, _skip_space(data, 0), b"<?xml", b"?>")
+    while pos is not None:
+        pos = _skip_space(data, pos)
+        if not data.startswith(b"<!--", pos):
+            break
+        pos = _after(data, pos, b"<!--", b"-->")
+    if pos is None:
+        return False
+    pos = _after(data, pos, b"<!DOCTYPE svg", b">")
+    if pos is None:
+        return False
+    pos = _skip_space(data, pos)
+    return data.startswith(b"<svg", pos) and data[pos + 4 : pos + 5] in _AFTER_NAME
 
 
 def sniff(head: bytes) -> str:
@@ -19,6 +54,6 @@ def sniff(head: bytes) -> str:
     kind = filetype.guess(head)
     if kind is not None:
         return str(kind.mime)
-    if _SVG.match(head.removeprefix(b"\xef\xbb\xbf")):
+    if is_svg(head):
         return "image/svg+xml"
     return OCTET_STREAM

@@ -91,6 +91,10 @@ def test_broken_images_fail_the_job_with_a_code(
     assert done["status"] == "failed"
     assert done["error"]["code"] == code, done["error"]
     assert done["outputs"] == []
+    # The message names the problem, never where the service keeps its files.
+    message = done["error"]["message"]
+    assert str(mesh.state_dir) not in message and "/tmp" not in message
+    assert "input-0" not in message
     assert objects_under(mesh, f"tenants/default/jobs/{done['id']}") == []
     # The converter is still alive and well.
     ok = convert(api, images.jpeg(16, 16), "png")
@@ -114,6 +118,6 @@ def test_job_api_validation(api: httpx.Client) -> None:
     missing = api.post("/v1/jobs", json={"target": "webp"})
     assert (missing.status_code, missing.json()["error"]["code"]) == (422, "invalid_request")
     none = api.post("/v1/jobs", json={"inputs": [], "target": "webp"})
-    assert none.status_code == 400
+    assert (none.status_code, none.json()["error"]["code"]) == (422, "invalid_request")
     route = api.get("/v1/nothing-here")
     assert (route.status_code, route.json()["error"]["code"]) == (404, "not_found")

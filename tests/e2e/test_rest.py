@@ -60,6 +60,40 @@ def test_upload_then_job_with_idempotency_key(api: httpx.Client) -> None:
     assert images.loader(out).startswith("jpegload")
 
 
+def test_idempotency_key_reused_for_a_different_request(api: httpx.Client) -> None:
+    up = api.post("/v1/files", content=images.png(40, 30), params={"filename": "k.png"})
+    body = {"inputs": [up.json()["id"]], "target": "webp"}
+    first = api.post("/v1/jobs", json=body, headers={"Idempotency-Key": "reuse-1"})
+    assert first.status_code == 202, first.text
+    other = api.post(
+        "/v1/jobs", json={**body, "target": "png"}, headers={"Idempotency-Key": "reuse-1"}
+    )
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    changed = api.post(
+        "/v1/jobs", json={**body, "options": {"width": 9}}, headers={"Idempotency-Key": "reuse-1"}
+    )
+    assert changed.status_code == 422
+    replay = api.post("/v1/jobs", json=body, headers={"Idempotency-Key": "reuse-1"})
+    assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
+
+
+def test_convert_replayed_with_its_key_keeps_no_second_upload(
+    api: httpx.Client, mesh: Mesh
+) -> None:
+    data = images.png(30, 20)
+    headers = {"Idempotency-Key": "convert-replay-1"}
+    first = convert(api, data, "webp", name="r.png", headers=headers)
+    uploads = set(objects_under(mesh, "tenants/default/uploads/"))
+    again = convert(api, data, "webp", name="r.png", headers=headers)
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert set(objects_under(mesh, "tenants/default/uploads/")) == uploads
+    other = convert(api, images.png(31, 20), "webp", name="r.png", headers=headers)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert set(objects_under(mesh, "tenants/default/uploads/")) == uploads
+
+
 def test_multipart_upload_endpoint(api: httpx.Client) -> None:
     up = api.post("/v1/files", files={"file": ("a.gif", images.animated_gif())})
     assert up.status_code == 201

@@ -18,10 +18,26 @@ from transmute_gateway.streams import limited, peek
         (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'></svg>", "image/svg+xml"),
         (b"just some text, named photo.png by its sender", "application/octet-stream"),
         (b"<html><svg></svg></html>", "application/octet-stream"),
+        (
+            b'<?xml version="1.0"?>\n<!-- a -->\n<!-- b --><!DOCTYPE svg PUBLIC "x">\n<svg>',
+            "image/svg+xml",
+        ),
+        (b"<!---->" * 1000 + b"<svg>", "image/svg+xml"),
+        (b"<svgx>", "application/octet-stream"),
+        (b"<?xml version='1.0'", "application/octet-stream"),
+        (b"<!-- never closed <svg>", "application/octet-stream"),
     ],
 )
 def test_types_come_from_content(data: bytes, expected: str) -> None:
     assert sniff(data[:8192]) == expected
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("pairs", [22, 1170])
+def test_comment_runs_cannot_make_sniffing_backtrack(pairs: int) -> None:
+    # 22 empty comments and a stray byte took 0.75 s with a backtracking pattern, and
+    # each further pair 4 times as long: 1170 pairs (all of 8 KiB) would never end.
+    assert sniff(b"<!---->" * pairs + b"x") == "application/octet-stream"
 
 
 async def _chunks(*parts: bytes):  # type: ignore[no-untyped-def]

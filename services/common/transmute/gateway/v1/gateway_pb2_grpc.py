@@ -4,7 +4,6 @@ import grpc
 import warnings
 
 from transmute.gateway.v1 import gateway_pb2 as transmute_dot_gateway_dot_v1_dot_gateway__pb2
-from transmute.jobs.v1 import jobs_pb2 as transmute_dot_jobs_dot_v1_dot_jobs__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -43,22 +42,22 @@ class GatewayServiceStub:
         self.SubmitJob = channel.unary_unary(
                 '/transmute.gateway.v1.GatewayService/SubmitJob',
                 request_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.SubmitJobRequest.SerializeToString,
-                response_deserializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                response_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/transmute.gateway.v1.GatewayService/GetJob',
                 request_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.GetJobRequest.SerializeToString,
-                response_deserializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                response_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
                 _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/transmute.gateway.v1.GatewayService/WatchJob',
                 request_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.WatchJobRequest.SerializeToString,
-                response_deserializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                response_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
                 _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/transmute.gateway.v1.GatewayService/CancelJob',
                 request_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.CancelJobRequest.SerializeToString,
-                response_deserializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+                response_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
                 _registered_method=True)
         self.Download = channel.unary_stream(
                 '/transmute.gateway.v1.GatewayService/Download',
@@ -128,22 +127,22 @@ def add_GatewayServiceServicer_to_server(servicer, server):
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
                     request_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.SubmitJobRequest.FromString,
-                    response_serializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+                    response_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
                     request_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.GetJobRequest.FromString,
-                    response_serializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+                    response_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
                     request_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.WatchJobRequest.FromString,
-                    response_serializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+                    response_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
                     request_deserializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.CancelJobRequest.FromString,
-                    response_serializer=transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.SerializeToString,
+                    response_serializer=transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.SerializeToString,
             ),
             'Download': grpc.unary_stream_rpc_method_handler(
                     servicer.Download,
@@ -209,7 +208,7 @@ class GatewayService:
             target,
             '/transmute.gateway.v1.GatewayService/SubmitJob',
             transmute_dot_gateway_dot_v1_dot_gateway__pb2.SubmitJobRequest.SerializeToString,
-            transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
@@ -236,7 +235,7 @@ class GatewayService:
             target,
             '/transmute.gateway.v1.GatewayService/GetJob',
             transmute_dot_gateway_dot_v1_dot_gateway__pb2.GetJobRequest.SerializeToString,
-            transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
@@ -263,7 +262,7 @@ class GatewayService:
             target,
             '/transmute.gateway.v1.GatewayService/WatchJob',
             transmute_dot_gateway_dot_v1_dot_gateway__pb2.WatchJobRequest.SerializeToString,
-            transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
@@ -290,7 +289,7 @@ class GatewayService:
             target,
             '/transmute.gateway.v1.GatewayService/CancelJob',
             transmute_dot_gateway_dot_v1_dot_gateway__pb2.CancelJobRequest.SerializeToString,
-            transmute_dot_jobs_dot_v1_dot_jobs__pb2.Job.FromString,
+            transmute_dot_gateway_dot_v1_dot_gateway__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
