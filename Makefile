@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 UV_VERSION := 0.9.30
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# Tests call uv by this path, never by whatever is on PATH.
+export UV
 PY := .venv/bin/python
 BIN_DIR ?= $(HOME)/.cache/transmute/bin
 export PATH := $(BIN_DIR):$(PATH)
@@ -52,14 +54,14 @@ run: install
 bench: install servers
 	$(PY) -m bench
 
-SERVICES := gateway:gateway jobs:services/jobs image:services/image
+SERVICES := gateway $(filter-out common,$(notdir $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))))
 IMAGE_TAG ?= dev
 
 images:
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || \
 	  (echo "make images needs a running Docker engine" && exit 1)
-	@for s in $(SERVICES); do name=$${s%%:*}; dir=$${s#*:}; \
-	  docker build -f $$dir/Dockerfile -t transmute-$$name:$(IMAGE_TAG) . || exit 1; done
+	@for s in $(SERVICES); do \
+	  docker build --build-arg SERVICE=$$s -t transmute-$$s:$(IMAGE_TAG) . || exit 1; done
 
 chart-lint: servers
 	$(BIN_DIR)/helm lint --strict charts/transmute

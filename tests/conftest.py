@@ -14,7 +14,13 @@ from tests.servers import (
     ferretdb_server,
     minio_server,
     nats_server,
+    uv_binary,
 )
+
+
+@pytest.fixture(scope="session")
+def uv() -> str:
+    return uv_binary()
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,21 @@ def animated_gif(frames: int = 4, size: int = 32) -> bytes:
     return data
 
 
+def many_frames_gif(frames: int, size: int = 4) -> bytes:
+    """A GIF whose frames all differ (so no encoder merges them): frame i shows i in
+    binary, one pixel a bit. Pillow writes it fast even with thousands of frames."""
+    from PIL import Image
+
+    pages = []
+    for i in range(frames):
+        page = Image.new("L", (size, size))
+        page.putdata([255 if i >> bit & 1 else 0 for bit in range(size * size)])
+        pages.append(page)
+    buf = io.BytesIO()
+    pages[0].save(buf, "GIF", save_all=True, append_images=pages[1:], duration=20, optimize=False)
+    return buf.getvalue()
+
+
 def bmp(width: int = 40, height: int = 30) -> bytes:
     from PIL import Image
 

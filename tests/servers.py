@@ -25,17 +25,30 @@ MINIO_USER = "transmute"
 MINIO_PASSWORD = "transmute-secret"
 
 
+def missing(message: str) -> None:
+    """Skips a test that needs something this machine lacks; on CI that is a failure."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def find_binary(name: str, what: str) -> str:
-    path = (
-        shutil.which(name, path=str(Path(sys.executable).parent))
-        or shutil.which(name, path=str(BIN_DIR))
-        or shutil.which(name)
+    """A tool where the Makefile installed it (the project's environment or BIN_DIR),
+    never whatever the shell happens to have on PATH."""
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(
+        name, path=str(BIN_DIR)
     )
     if path is None:
-        message = f"{what} is not available: '{name}' not found (run 'make servers')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{what} is not available: '{name}' not found (run 'make servers')")
+        raise AssertionError  # not reached
+    return path
+
+
+def uv_binary() -> str:
+    """uv, by the path the Makefile exports as UV."""
+    path = os.environ.get("UV", "")
+    if not (path and os.access(path, os.X_OK)):
+        missing("uv is not available: run the tests through 'make test', which exports UV")
     return path
 
 

@@ -114,6 +114,27 @@ def test_keda_only_when_enabled(helm: str) -> None:
     assert trigger["type"] == "nats-jetstream"
     assert trigger["metadata"]["stream"] == "CONVERT"
     assert trigger["metadata"]["consumer"] == "image"
+    assert trigger["metadata"]["natsServerMonitoringEndpoint"] == "nats.example.internal:8222"
+
+
+def test_keda_reaches_nats_by_a_fully_qualified_name(helm: str) -> None:
+    # KEDA's operator resolves names from its own namespace, not the release's.
+    for extra, expected in [
+        ([], "transmute-nats.media.svc.cluster.local:8222"),
+        (["--set", "nats.monitoringEndpoint="], "transmute-nats.media.svc.cluster.local:8222"),
+        (["--set", "nats.monitoringEndpoint=nats.ops.svc:8222"], "nats.ops.svc:8222"),
+    ]:
+        docs = render(
+            helm,
+            CHART,
+            "--namespace",
+            "media",
+            "--set",
+            "services.image.keda.enabled=true",
+            *extra,
+        )
+        [scaled] = by_kind(docs, "ScaledObject").values()
+        assert scaled["spec"]["triggers"][0]["metadata"]["natsServerMonitoringEndpoint"] == expected
 
 
 def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> None:

@@ -1,6 +1,6 @@
-"""Dockerfiles and skaffold.yaml, checked against the services that exist. No Docker
-engine runs here, so each Dockerfile's install step is run for real into a temporary
-environment instead: the image gets exactly that."""
+"""The one image definition and skaffold.yaml, checked against the services that exist.
+No Docker engine runs here, so the Dockerfile's install step is run for real for each
+service into a temporary environment instead: the image gets exactly that."""
 
 from __future__ import annotations
 
@@ -20,24 +20,45 @@ PACKAGE_DIRS = {
     name: ROOT / ("gateway" if name == "gateway" else f"services/{name}")
     for name in service_names()
 }
+DOCKERFILE = ROOT / "Dockerfile"
+DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
-def dockerfile(name: str) -> str:
-    return (PACKAGE_DIRS[name] / "Dockerfile").read_text()
+def build_stage_runs() -> list[list[str]]:
+    """The RUN instructions of the build stage, continuation lines joined."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    build = text.split("\nFROM ")[1]
+    lines = [line for line in build.splitlines() if line.startswith("RUN ")]
+    return [shlex.split(line.removeprefix("RUN ")) for line in lines]
 
 
-@pytest.mark.parametrize("name", sorted(service_names()))
-def test_dockerfile_is_multistage_slim_pinned_and_non_root(name: str) -> None:
-    text = dockerfile(name)
+def test_one_image_definition_for_every_service() -> None:
+    copies = sorted(
+        str(p.relative_to(ROOT))
+        for p in ROOT.glob("**/Dockerfile*")
+        if ".venv" not in p.parts and p != DOCKERFILE
+    )
+    assert copies == []  # a new service adds no Dockerfile of its own
+    text = DOCKERFILE.read_text()
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
     assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base.group(1))
     assert len(re.findall(r"^FROM ", text, re.M)) == 2
+    assert re.search(r"^ARG SERVICE$", text, re.M)
     final_stage = text.split("\nFROM ")[-1]
     assert "USER 10001:10001" in final_stage
     assert "pip install" not in final_stage and "uv " not in final_stage  # no build tools
+    assert re.search(r'^ENTRYPOINT \["transmute-service"\]$', text, re.M)
+
+
+@pytest.mark.parametrize("name", sorted(service_names()))
+def test_every_service_has_the_entry_point_the_image_runs(name: str) -> None:
     script = tomllib.loads((PACKAGE_DIRS[name] / "pyproject.toml").read_text())
-    entry = script["project"]["scripts"]
-    assert re.search(rf'^ENTRYPOINT \["{re.escape(next(iter(entry)))}"\]$', text, re.M)
+    assert f"transmute-{name}" in script["project"]["scripts"]
+    assert script["project"]["name"] == f"transmute-{name}"
+    packages = PACKAGE_DIRS[name] / "system-packages.txt"
+    if packages.exists():
+        names = [ln.split("#")[0].strip() for ln in packages.read_text().splitlines()]
+        assert all(DEBIAN_PACKAGE.match(n) for n in names if n)
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
@@ -46,15 +67,15 @@ def test_dockerignore_keeps_the_context_small() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(service_names()))
-def test_image_install_step_gives_a_runnable_service(name: str, tmp_path: Path) -> None:
-    [run] = [line for line in dockerfile(name).splitlines() if line.startswith("RUN uv sync")]
-    argv = shlex.split(run.removeprefix("RUN "))
+def test_image_install_step_gives_a_runnable_service(name: str, tmp_path: Path, uv: str) -> None:
+    [argv] = [run for run in build_stage_runs() if run[:2] == ["uv", "sync"]]
+    argv = [uv, *(a.replace("${SERVICE}", name) for a in argv[1:])]
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"), "UV_LINK_MODE": "copy"}
     subprocess.run([*argv, "--quiet"], cwd=ROOT, env=env, check=True, timeout=300)
     venv = tmp_path / "venv"
     script = tomllib.loads((PACKAGE_DIRS[name] / "pyproject.toml").read_text())
-    entry, target = next(iter(script["project"]["scripts"].items()))
-    assert (venv / "bin" / entry).exists()
+    target = script["project"]["scripts"][f"transmute-{name}"]
+    assert (venv / "bin" / f"transmute-{name}").exists()
     module = target.split(":")[0]
     check = subprocess.run(
         [
@@ -81,9 +102,8 @@ def test_skaffold_builds_every_service_and_deploys_the_chart(helm: str) -> None:
     assert set(artifacts) == {f"transmute-{s}" for s in service_names()}
     for name in service_names():
         art = artifacts[f"transmute-{name}"]
-        assert (ROOT / art["context"] / art["docker"]["dockerfile"]) == PACKAGE_DIRS[
-            name
-        ] / "Dockerfile"
+        assert (ROOT / art["context"] / art["docker"]["dockerfile"]) == DOCKERFILE
+        assert art["docker"]["buildArgs"] == {"SERVICE": name}
     [release] = config["deploy"]["helm"]["releases"]
     assert (ROOT / release["chartPath"]) == STACK
     overrides = release["setValueTemplates"]

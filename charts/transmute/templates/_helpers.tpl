@@ -72,3 +72,17 @@ app.kubernetes.io/component: {{ .svc.kind }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* NATS monitoring endpoint for KEDA's JetStream scaler. KEDA's operator runs in its own
+     namespace, so a short service name ("transmute-nats:8222") is qualified with this
+     release's namespace; a name with a dot is used as given. */}}
+{{- define "transmute.natsMonitoringEndpoint" -}}
+{{- $endpoint := .Values.nats.monitoringEndpoint | default (printf "%s-nats:8222" .Release.Name) -}}
+{{- $host := first (splitList ":" $endpoint) -}}
+{{- $port := last (splitList ":" $endpoint) -}}
+{{- if contains "." $host -}}
+{{- $endpoint -}}
+{{- else -}}
+{{- printf "%s.%s.svc.cluster.local:%s" $host .Release.Namespace $port -}}
+{{- end -}}
+{{- end -}}
