@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -112,7 +113,7 @@ class Mesh:
         self.procs[name] = proc
         return proc
 
-    def start_nats(self) -> None:
+    def start_nats(self, wait: bool = True) -> None:
         if "TRANSMUTE_NATS_URL" in os.environ or "TRANSMUTE_NATS_URL" in self.extra_env:
             return
         binary = shutil.which("nats-server", path=str(Path(sys.executable).parent)) or shutil.which(
@@ -127,18 +128,31 @@ class Mesh:
             [binary, "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", str(self.nats_port)],
             dict(os.environ),
         )
-        wait_for_port(self.nats_port, proc, "nats-server", 20)
+        if wait:
+            wait_for_port(self.nats_port, proc, "nats-server", 20)
 
-    def start_service(self, name: str, timeout: float = 60) -> None:
-        env = self.env()
-        port = {"jobs": self.jobs_port, "gateway": self.grpc_port}.get(
+    def respawn(self, name: str) -> None:
+        if name == "nats":
+            self.start_nats(wait=False)
+        else:
+            self.spawn_service(name)
+
+    def port_of(self, name: str) -> int:
+        return {"jobs": self.jobs_port, "gateway": self.grpc_port}.get(
             name
         ) or self.converter_ports[name]
-        env["TRANSMUTE_GRPC_PORT"] = str(port)
+
+    def spawn_service(self, name: str) -> subprocess.Popen[bytes]:
+        """Starts a service without waiting for it (the supervisor's restart)."""
+        env = self.env()
+        env["TRANSMUTE_GRPC_PORT"] = str(self.port_of(name))
         if name == "gateway":
             env["TRANSMUTE_HTTP_PORT"] = str(self.http_port)
-        proc = self._spawn(name, [sys.executable, "-m", SERVICES[name]], env)
-        wait_for_port(port, proc, name, timeout)
+        return self._spawn(name, [sys.executable, "-m", SERVICES[name]], env)
+
+    def start_service(self, name: str, timeout: float = 60) -> None:
+        proc = self.spawn_service(name)
+        wait_for_port(self.port_of(name), proc, name, timeout)
         if name == "gateway":
             self.wait_ready(timeout)
 
@@ -173,6 +187,8 @@ class Mesh:
         proc.wait(timeout=30)
 
     def stop(self, timeout: float = 15) -> None:
+        """SIGTERM to every service in order (gateway first, NATS last), each given up
+        to ``timeout`` seconds before SIGKILL."""
         for name in reversed(list(self.procs)):
             proc = self.procs.pop(name)
             if proc.poll() is None:
@@ -187,14 +203,51 @@ class Mesh:
         self._logs.clear()
 
 
+class Supervisor:
+    """Restarts a service that exits, as Kubernetes would: after 1 s, then twice as long
+    each time it dies again soon (at most 30 s); a service that ran for a minute starts
+    over at 1 s. The others keep running meanwhile."""
+
+    FIRST_DELAY, MAX_DELAY, HEALTHY_AFTER = 1.0, 30.0, 60.0
+
+    def __init__(self, mesh: Mesh, say: Callable[[str], None]):
+        self.mesh = mesh
+        self.say = say
+        self.started = {name: time.monotonic() for name in mesh.procs}
+        self.delay = dict.fromkeys(mesh.procs, self.FIRST_DELAY)
+        self.due: dict[str, float] = {}  # name -> when to restart it
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for name, proc in list(self.mesh.procs.items()):
+            if name in self.due or proc.poll() is None:
+                continue
+            if now - self.started[name] >= self.HEALTHY_AFTER:
+                self.delay[name] = self.FIRST_DELAY
+            delay = self.delay[name]
+            self.delay[name] = min(delay * 2, self.MAX_DELAY)
+            self.due[name] = now + delay
+            self.say(f"{name} exited with code {proc.returncode}; restarting in {delay:.0f} s")
+        for name, at in list(self.due.items()):
+            if now >= at:
+                del self.due[name]
+                self.started[name] = now
+                self.mesh.respawn(name)
+                self.say(f"{name} restarted")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the Transmute mesh locally.")
     parser.add_argument("--state-dir", type=Path, default=Path(".transmute"))
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("TRANSMUTE_HTTP_PORT", 8080))
     )
+    parser.add_argument(
+        "--free-ports", action="store_true", help="pick free ports instead of the defaults"
+    )
     args = parser.parse_args()
-    mesh = Mesh(args.state_dir.resolve(), http_port=args.port)
+    state = args.state_dir.resolve()
+    mesh = Mesh.on_free_ports(state) if args.free_ports else Mesh(state, http_port=args.port)
     stopping = False
 
     def on_signal(signum: int, _: object) -> None:
@@ -210,14 +263,12 @@ def main() -> None:
         f"gRPC: 127.0.0.1:{mesh.grpc_port}). Ctrl-C stops it.\n",
         flush=True,
     )
+    supervisor = Supervisor(mesh, lambda line: print(line, flush=True))
     try:
         while not stopping:
             if os.getppid() != parent:  # whoever started us (make) is gone
                 break
-            for name, proc in mesh.procs.items():
-                if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; stopping", flush=True)
-                    stopping = True
+            supervisor.tick()
             time.sleep(0.2)
     finally:
         mesh.stop()

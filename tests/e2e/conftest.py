@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent import futures
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -33,21 +34,47 @@ class MetricCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
 
     def __init__(self) -> None:
         self.names: set[str] = set()
+        self.bounds: dict[str, list[float]] = {}  # histogram name -> bucket boundaries
 
     def Export(self, request, context):  # type: ignore[no-untyped-def]
         for rm in request.resource_metrics:
             for sm in rm.scope_metrics:
                 self.names.update(m.name for m in sm.metrics)
+                for m in sm.metrics:
+                    if m.HasField("histogram") and m.histogram.data_points:
+                        self.bounds[m.name] = list(m.histogram.data_points[0].explicit_bounds)
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 
+@dataclass(frozen=True)
+class SpanRecord:
+    trace_id: str
+    span_id: str
+    parent_id: str
+    service: str
+    name: str
+    kind: int  # OTLP Span.SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer
+    attributes: dict[str, Any]
+    links: list[str]  # span ids
+
+
+def _attribute(value: Any) -> Any:
+    return getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
+
+
 class SpanCollector(trace_service_pb2_grpc.TraceServiceServicer):
-    """A real OTLP/gRPC endpoint; keeps (trace_id, service, span name) of every span."""
+    """A real OTLP/gRPC endpoint; keeps (trace_id, service, span name) of every span,
+    and the whole span as a SpanRecord."""
 
     def __init__(self) -> None:
         self.spans: list[tuple[str, str, str]] = []
+        self.records: list[SpanRecord] = []
         self.metrics = MetricCollector()
         self.lock = threading.Lock()
+
+    def trace(self, trace_id: str) -> list[SpanRecord]:
+        with self.lock:
+            return [r for r in self.records if r.trace_id == trace_id]
 
     def Export(self, request, context):  # type: ignore[no-untyped-def]
         with self.lock:
@@ -63,6 +90,18 @@ class SpanCollector(trace_service_pb2_grpc.TraceServiceServicer):
                 for ss in rs.scope_spans:
                     for span in ss.spans:
                         self.spans.append((span.trace_id.hex(), service, span.name))
+                        self.records.append(
+                            SpanRecord(
+                                trace_id=span.trace_id.hex(),
+                                span_id=span.span_id.hex(),
+                                parent_id=span.parent_span_id.hex(),
+                                service=service,
+                                name=span.name,
+                                kind=span.kind,
+                                attributes={a.key: _attribute(a.value) for a in span.attributes},
+                                links=[link.span_id.hex() for link in span.links],
+                            )
+                        )
         return trace_service_pb2.ExportTraceServiceResponse()
 
     def services_in(self, trace_id: str) -> set[str]:

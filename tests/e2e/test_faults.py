@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Iterator
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from scripts.mesh import Mesh
 from tests import images
@@ -118,8 +120,13 @@ def test_minio_outage_mid_upload(faulty: Faulty, api: httpx.Client) -> None:
     assert resp.status_code == 503, resp.text
     assert resp.json()["error"]["code"] == "object_store_unavailable"
     assert api.get("/readyz").status_code == 503
+    # The gateway's gRPC health says the same as /readyz.
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    wait_for(lambda: grpc_health(faulty.mesh.grpc_port, "") == not_serving, timeout=15)
     faulty.minio.start()
     wait_for(lambda: ready(api), timeout=30)
+    serving = health_pb2.HealthCheckResponse.SERVING
+    wait_for(lambda: grpc_health(faulty.mesh.grpc_port, "") == serving, timeout=15)
     assert uploads_on_disk(faulty.mesh) == before  # no partial object
     faulty.mesh.start_service("image")
     for job_id in queued:
@@ -140,11 +147,52 @@ def test_mongo_wire_outage(faulty: Faulty, api: httpx.Client) -> None:
         refused = convert(api, images.jpeg(32, 32), "png")
         assert refused.status_code == 503
         assert uploads_on_disk(faulty.mesh) == before  # the upload was removed again
+        # The jobs service says so over gRPC health (converters then pull no work).
+        jobs = faulty.mesh.jobs_port
+        wait_for(lambda: grpc_health(jobs, "") == health_pb2.HealthCheckResponse.NOT_SERVING, 15)
         time.sleep(3)  # the conversion finishes while the store is away
     finally:
         faulty.ferretdb.start()
+    wait_for(lambda: grpc_health(jobs, "") == health_pb2.HealthCheckResponse.SERVING, 30)
     done = final_state(api, running)
     assert done["status"] == "succeeded", done
     assert len(done["outputs"]) == 1
     fresh = convert(api, images.jpeg(32, 32), "png")
     assert final_state(api, fresh.json()["id"])["status"] == "succeeded"
+
+
+def grpc_health(port: int, service: str) -> int:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        request = health_pb2.HealthCheckRequest(service=service)
+        return int(health_pb2_grpc.HealthStub(ch).Check(request, timeout=5).status)
+
+
+def converter_health(faulty: Faulty) -> int:
+    port = faulty.mesh.converter_ports["image"]
+    return grpc_health(port, "transmute.converter.v1.ConverterService")
+
+
+OUTAGE_SECONDS = 120
+
+
+def test_a_two_minute_store_outage_fails_no_queued_job(faulty: Faulty, api: httpx.Client) -> None:
+    faulty.mesh.kill("image", signal.SIGTERM)
+    ids = [convert(api, images.jpeg(64, 48), "webp").json()["id"] for _ in range(20)]
+    faulty.minio.stop()
+    stopped = time.monotonic()
+    try:
+        # The converter starts while the store is away: it says NOT_SERVING and pulls
+        # nothing, so no delivery is spent on the outage.
+        faulty.mesh.start_service("image")
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        wait_for(lambda: converter_health(faulty) == not_serving, timeout=30)
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
+        states = {api.get(f"/v1/jobs/{job_id}").json()["status"] for job_id in ids}
+        assert states == {"queued"}
+        assert converter_health(faulty) == not_serving
+    finally:
+        faulty.minio.start()
+    for job_id in ids:
+        done = final_state(api, job_id)
+        assert done["status"] == "succeeded", done
+    assert converter_health(faulty) == health_pb2.HealthCheckResponse.SERVING
