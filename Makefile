@@ -7,6 +7,10 @@ export UV
 PY := .venv/bin/python
 BIN_DIR ?= $(HOME)/.cache/transmute/bin
 export PATH := $(BIN_DIR):$(PATH)
+# Package downloads trust the machine's certificate store (which may hold a proxy's CA).
+CA_BUNDLE := $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt))
+export UV_NATIVE_TLS := 1
+PIP_TLS := $(if $(CA_BUNDLE),--cert $(CA_BUNDLE))
 
 .PHONY: help install servers proto proto-check lint test test-fast run bench clean images chart-lint chart-test
 
@@ -19,8 +23,8 @@ help:
 	@echo "make chart-test - lint and render the Helm charts with a real helm"
 
 $(UV):
-	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || \
-	  python3 -m pip install --quiet --break-system-packages --user "uv==$(UV_VERSION)"
+	python3 -m pip install $(PIP_TLS) --quiet --user "uv==$(UV_VERSION)" || \
+	  python3 -m pip install $(PIP_TLS) --quiet --break-system-packages --user "uv==$(UV_VERSION)"
 
 # Python environment from the lock file (uv's cache lives outside the repo).
 install: | $(UV)
