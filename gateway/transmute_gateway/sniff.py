@@ -8,6 +8,7 @@ from __future__ import annotations
 import filetype
 
 from transmute_common.formats import OCTET_STREAM
+from transmute_common.media_sniff import sniff_media
 
 SNIFF_BYTES = 8192
 _SPACE = b" \t\r\n"
@@ -51,6 +52,9 @@ def is_svg(head: bytes) -> bool:
 
 def sniff(head: bytes) -> str:
     """The media type of a file from its first ``SNIFF_BYTES`` bytes."""
+    media = sniff_media(head)
+    if media is not None:
+        return media
     kind = filetype.guess(head)
     if kind is not None:
         return str(kind.mime)

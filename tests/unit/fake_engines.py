@@ -34,7 +34,7 @@ class Fake(Converter):
         mode = task.options["mode"]
         if mode == "ok":
             for step in range(1, 4):
-                progress(step / 3, f"step {step}")
+                progress(step / 3, f"step {step}", rate=2.0 * step, eta_seconds=3.0 - step)
             out = task.output_dir / "out.txt"
             out.write_text(f"pid {os.getpid()}")
             return [OutputFile(out, "out.txt", "text/plain")]

@@ -77,6 +77,25 @@ def test_protobuf_round_trip_keeps_everything() -> None:
     assert isinstance(back.options["width"], int)
 
 
+def test_protobuf_round_trip_keeps_speed_details_and_error_details() -> None:
+    running = model.report_progress(
+        new_job(), 1, Progress(percent=40, phase="convert", rate=12.5, eta_seconds=8.0)
+    )
+    assert (running.progress.rate, running.progress.eta_seconds) == (12.5, 8.0)
+    assert model.job_from_pb(model.job_to_pb(running)) == running
+    details = {"input": {"codec": "pcm_s16le", "duration_seconds": 2.5}, "size_ratio": 0.08}
+    out = FileRef(key="tenants/default/jobs/1/a.mp3", name="a.mp3", size=3, details=details)
+    done = model.complete(running, [out])
+    assert model.job_from_pb(model.job_to_pb(done)).outputs[0].details == details
+    failed = model.fail(
+        new_job(), JobError(code="invalid_audio", message="bad", details={"engine_log": "x"})
+    )
+    assert model.job_from_pb(model.job_to_pb(failed)).error == failed.error
+    # Progress without a speed stays without one (proto3 optional, not 0).
+    plain = model.report_progress(new_job(), 1, Progress(percent=5, phase="fetch"))
+    assert model.job_from_pb(model.job_to_pb(plain)).progress.rate is None
+
+
 def test_public_json_hides_object_keys() -> None:
     data = model.job_to_json(model.complete(new_job(), [FileRef(key="secret/key", name="a.webp")]))
     assert "key" not in data["outputs"][0]

@@ -48,9 +48,20 @@ def task(tmp_path: Path, mode: str) -> ConversionTask:
 
 
 async def run_ok(pool: WorkerPool, tmp_path: Path) -> str:
-    seen: list[tuple[float, str]] = []
-    [out] = await pool.run(task(tmp_path, "ok"), lambda f, m: seen.append((f, m)))
-    assert [f for f, _ in seen] == [1 / 3, 2 / 3, 1.0]
+    seen: list[tuple[float, str, float | None, float | None]] = []
+
+    def progress(
+        f: float, m: str, rate: float | None = None, eta_seconds: float | None = None
+    ) -> None:
+        seen.append((f, m, rate, eta_seconds))
+
+    [out] = await pool.run(task(tmp_path, "ok"), progress)
+    # Speed and time left cross the worker pipe with the fraction.
+    assert seen == [
+        (1 / 3, "step 1", 2.0, 2.0),
+        (2 / 3, "step 2", 4.0, 1.0),
+        (1.0, "step 3", 6.0, 0.0),
+    ]
     return out.path.read_text()
 
 
@@ -61,10 +72,10 @@ async def test_result_and_progress(pool: WorkerPool, tmp_path: Path) -> None:
 
 async def test_engine_errors_keep_their_code(pool: WorkerPool, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
-        await pool.run(task(tmp_path, "invalid"), lambda f, m: None)
+        await pool.run(task(tmp_path, "invalid"), lambda f, m, **_: None)
     assert err.value.code == "invalid_image"
     with pytest.raises(TransmuteError) as bug:
-        await pool.run(task(tmp_path, "bug"), lambda f, m: None)
+        await pool.run(task(tmp_path, "bug"), lambda f, m, **_: None)
     assert bug.value.code == "conversion_failed" and not bug.value.retryable
     await run_ok(pool, tmp_path)
 
@@ -72,14 +83,14 @@ async def test_engine_errors_keep_their_code(pool: WorkerPool, tmp_path: Path) -
 async def test_a_crashed_worker_is_replaced(pool: WorkerPool, tmp_path: Path) -> None:
     before = await run_ok(pool, tmp_path)
     with pytest.raises(Unavailable) as err:
-        await pool.run(task(tmp_path, "crash"), lambda f, m: None)
+        await pool.run(task(tmp_path, "crash"), lambda f, m, **_: None)
     assert err.value.code == "worker_crashed" and err.value.retryable
     assert await run_ok(pool, tmp_path) != before  # a new process
 
 
 async def test_time_limit_kills_the_worker(pool: WorkerPool, tmp_path: Path) -> None:
     with pytest.raises(TransmuteError) as err:
-        await pool.run(task(tmp_path, "slow"), lambda f, m: None)
+        await pool.run(task(tmp_path, "slow"), lambda f, m, **_: None)
     assert err.value.code == "timeout"
     await run_ok(pool, tmp_path)
 
@@ -114,7 +125,7 @@ async def test_cancel_kills_the_worker_and_what_it_started(
     pool: WorkerPool, tmp_path: Path
 ) -> None:
     t = task(tmp_path, "spawn")
-    running = asyncio.create_task(pool.run(t, lambda f, m: None))
+    running = asyncio.create_task(pool.run(t, lambda f, m, **_: None))
     child = await started_child(t)
     assert alive(child)
     cancelled_at = time.monotonic()
@@ -131,7 +142,7 @@ async def test_time_limit_kills_what_the_engine_started(tmp_path: Path) -> None:
     await p.start()
     try:
         t = task(tmp_path, "spawn")
-        running = asyncio.create_task(p.run(t, lambda f, m: None))
+        running = asyncio.create_task(p.run(t, lambda f, m, **_: None))
         child = await started_child(t)
         with pytest.raises(TransmuteError) as err:
             await running
@@ -143,14 +154,14 @@ async def test_time_limit_kills_what_the_engine_started(tmp_path: Path) -> None:
 
 async def test_memory_limit_fails_the_job(pool: WorkerPool, tmp_path: Path) -> None:
     with pytest.raises(TransmuteError) as err:
-        await pool.run(task(tmp_path, "hog"), lambda f, m: None)
+        await pool.run(task(tmp_path, "hog"), lambda f, m, **_: None)
     assert err.value.code == "conversion_failed" and "MemoryError" in err.value.message
     await run_ok(pool, tmp_path)
 
 
 async def test_a_crash_kills_what_the_engine_started(pool: WorkerPool, tmp_path: Path) -> None:
     t = task(tmp_path, "spawn-and-crash")
-    running = asyncio.create_task(pool.run(t, lambda f, m: None))
+    running = asyncio.create_task(pool.run(t, lambda f, m, **_: None))
     child = await started_child(t)
     with pytest.raises(Unavailable) as err:
         await running
@@ -166,7 +177,7 @@ async def test_the_engine_sees_no_secret_in_its_environment(
     p = make_pool()
     await p.start()
     try:
-        [out] = await p.run(task(tmp_path, "environ"), lambda f, m: None)
+        [out] = await p.run(task(tmp_path, "environ"), lambda f, m, **_: None)
     finally:
         await p.close()
     seen = out.path.read_bytes()  # the worker's /proc/self/environ, then its child's
@@ -184,7 +195,7 @@ async def test_a_write_past_the_file_size_limit_is_cut(
         t = task(tmp_path, mode)
         t.options.update(options)
         with pytest.raises(TransmuteError) as err:
-            await p.run(t, lambda f, m: None)
+            await p.run(t, lambda f, m, **_: None)
         assert err.value.code == "output_too_large"
         assert max(f.stat().st_size for f in t.output_dir.iterdir()) <= 16 * 1024**2
     finally:
@@ -197,7 +208,7 @@ async def test_the_cpu_time_limit_ends_a_runaway_engine(tmp_path: Path) -> None:
     try:
         started = time.monotonic()
         with pytest.raises(TransmuteError) as err:
-            await p.run(task(tmp_path, "spin"), lambda f, m: None)
+            await p.run(task(tmp_path, "spin"), lambda f, m, **_: None)
         assert err.value.code == "cpu_limit" and not err.value.retryable
         assert time.monotonic() - started < 30
         await run_ok(p, tmp_path)  # replaced, and the new worker has its own budget
@@ -228,10 +239,10 @@ async def test_a_job_waits_for_a_worker_only_so_long(tmp_path: Path) -> None:
     p = make_pool(timeout=1, limits=WorkerLimits(memory_bytes=0))
     await p.start()
     try:
-        busy = asyncio.create_task(p.run(task(tmp_path, "slow"), lambda f, m: None))
+        busy = asyncio.create_task(p.run(task(tmp_path, "slow"), lambda f, m, **_: None))
         await asyncio.sleep(0.1)
         with pytest.raises(Unavailable) as err:  # the only worker is taken
-            await p.run(task(tmp_path, "ok"), lambda f, m: None)
+            await p.run(task(tmp_path, "ok"), lambda f, m, **_: None)
         assert err.value.code == "no_worker" and err.value.retryable
         with pytest.raises(TransmuteError):
             await busy

@@ -7,10 +7,9 @@ engine that crashes, hangs or eats memory on a hostile file takes down only that
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -116,6 +115,8 @@ class OutputFile:
     path: Path
     name: str
     media_type: str
+    # What the engine measured (durations, codecs, sizes); recorded on the job's output.
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,7 +129,17 @@ class ConversionTask:
     limits: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressFn = Callable[[float, str], None]
+class ProgressFn(Protocol):
+    """Called by an engine as it works: ``fraction`` 0..1 of its work, what it is doing,
+    and where it knows them, its speed (e.g. 12.5 = 12.5x realtime) and seconds left."""
+
+    def __call__(
+        self,
+        fraction: float,
+        message: str,
+        rate: float | None = None,
+        eta_seconds: float | None = None,
+    ) -> None: ...
 
 
 class Converter(ABC):

@@ -22,11 +22,39 @@ _FORMATS = [
     Format("bmp", "image/bmp", "bmp"),
     Format("heic", "image/heic", "heic"),
     Format("svg", "image/svg+xml", "svg"),
+    # Audio, and containers read for their audio track.
+    Format("mp3", "audio/mpeg", "mp3"),
+    Format("aac", "audio/aac", "aac"),  # raw ADTS stream
+    Format("m4a", "audio/mp4", "m4a"),  # AAC or ALAC in MPEG-4
+    Format("alac", "audio/x-alac", "m4a"),  # output only: ALAC in MPEG-4 (.m4a)
+    Format("opus", "audio/opus", "opus"),  # Opus in Ogg
+    Format("ogg", "audio/ogg", "ogg"),  # Vorbis (or FLAC) in Ogg
+    Format("flac", "audio/flac", "flac"),
+    Format("wav", "audio/wav", "wav"),
+    Format("aiff", "audio/aiff", "aiff"),
+    Format("wma", "audio/x-ms-wma", "wma"),  # any ASF file
+    Format("amr", "audio/amr", "amr"),
+    Format("mp4", "video/mp4", "mp4"),
+    Format("m4v", "video/x-m4v", "m4v"),
+    Format("mov", "video/quicktime", "mov"),
+    Format("mkv", "video/x-matroska", "mkv"),
+    Format("webm", "video/webm", "webm"),
+    Format("avi", "video/x-msvideo", "avi"),
 ]
 
 BY_NAME = {f.name: f for f in _FORMATS}
 BY_MEDIA_TYPE = {f.media_type: f for f in _FORMATS}
-BY_MEDIA_TYPE.update({"image/heif": BY_NAME["heic"], "image/x-ms-bmp": BY_NAME["bmp"]})
+BY_MEDIA_TYPE.update(
+    {
+        "image/heif": BY_NAME["heic"],
+        "image/x-ms-bmp": BY_NAME["bmp"],
+        "audio/x-wav": BY_NAME["wav"],
+        "audio/x-aiff": BY_NAME["aiff"],
+        "audio/x-flac": BY_NAME["flac"],
+        "audio/x-m4a": BY_NAME["m4a"],
+        "audio/x-ms-asf": BY_NAME["wma"],
+    }
+)
 OCTET_STREAM = "application/octet-stream"
 
 

@@ -33,17 +33,30 @@ class FileRef(BaseModel):
     size: int = 0
     sha256: str = ""
     content_type: str = ""
+    details: dict[str, Any] = {}
 
 
 class Progress(BaseModel):
     percent: float = 0.0
     phase: str = "queued"
     message: str = ""
+    rate: float | None = None  # e.g. 12.5: media converted at 12.5x realtime
+    eta_seconds: float | None = None
 
 
 class JobError(BaseModel):
     code: str
     message: str
+    details: dict[str, Any] = {}
+
+    def to_pb(self) -> jobs_pb2.JobError:
+        return jobs_pb2.JobError(
+            code=self.code, message=self.message, details=struct_from_dict(self.details)
+        )
+
+    @classmethod
+    def from_pb(cls, pb: jobs_pb2.JobError) -> JobError:
+        return cls(code=pb.code, message=pb.message, details=dict_from_struct(pb.details))
 
 
 def utcnow() -> datetime:
@@ -106,7 +119,7 @@ def report_progress(job: Job, attempt: int, progress: Progress) -> Job:
     _refuse_if_terminal(job, "report progress")
     percent = min(100.0, max(job.progress.percent, progress.percent))
     changes: dict[str, Any] = {
-        "progress": Progress(percent=percent, phase=progress.phase, message=progress.message),
+        "progress": progress.model_copy(update={"percent": percent}),
         "attempts": max(job.attempts, attempt),
     }
     if job.status is JobStatus.QUEUED:
@@ -204,21 +217,34 @@ def dict_from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
 
 
 def file_to_pb(f: FileRef) -> jobs_pb2.FileRef:
-    return jobs_pb2.FileRef(**f.model_dump())
+    return jobs_pb2.FileRef(
+        **f.model_dump(exclude={"details"}), details=struct_from_dict(f.details)
+    )
 
 
 def file_from_pb(f: jobs_pb2.FileRef) -> FileRef:
     return FileRef(
-        key=f.key, name=f.name, size=f.size, sha256=f.sha256, content_type=f.content_type
+        key=f.key,
+        name=f.name,
+        size=f.size,
+        sha256=f.sha256,
+        content_type=f.content_type,
+        details=dict_from_struct(f.details),
     )
 
 
 def progress_to_pb(p: Progress) -> jobs_pb2.Progress:
-    return jobs_pb2.Progress(percent=p.percent, phase=p.phase, message=p.message)
+    return jobs_pb2.Progress(**p.model_dump(exclude_none=True))
 
 
 def progress_from_pb(p: jobs_pb2.Progress) -> Progress:
-    return Progress(percent=p.percent, phase=p.phase, message=p.message)
+    return Progress(
+        percent=p.percent,
+        phase=p.phase,
+        message=p.message,
+        rate=p.rate if p.HasField("rate") else None,
+        eta_seconds=p.eta_seconds if p.HasField("eta_seconds") else None,
+    )
 
 
 def job_to_pb(job: Job) -> jobs_pb2.Job:
@@ -233,9 +259,7 @@ def job_to_pb(job: Job) -> jobs_pb2.Job:
         status=_STATUS_TO_PB[job.status],
         progress=progress_to_pb(job.progress),
         outputs=[file_to_pb(f) for f in job.outputs],
-        error=jobs_pb2.JobError(code=job.error.code, message=job.error.message)
-        if job.error
-        else None,
+        error=job.error.to_pb() if job.error else None,
         attempts=job.attempts,
         created_at=_ts(job.created_at),
         started_at=_ts(job.started_at),
@@ -259,9 +283,7 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
         status=status_from_pb(pb.status),
         progress=progress_from_pb(pb.progress),
         outputs=[file_from_pb(f) for f in pb.outputs],
-        error=JobError(code=pb.error.code, message=pb.error.message)
-        if pb.HasField("error")
-        else None,
+        error=JobError.from_pb(pb.error) if pb.HasField("error") else None,
         attempts=pb.attempts,
         created_at=_dt(pb.created_at, pb.HasField("created_at")) or utcnow(),
         started_at=_dt(pb.started_at, pb.HasField("started_at")),

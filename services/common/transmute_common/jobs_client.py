@@ -125,7 +125,7 @@ class JobsClient:
             jobs_pb2.FailJobRequest(
                 tenant=tenant,
                 id=job_id,
-                error=jobs_pb2.JobError(code=error.code, message=error.message),
+                error=error.to_pb(),
             ),
         )
         return job_from_pb(pb)

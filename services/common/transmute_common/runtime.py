@@ -32,7 +32,7 @@ from transmute_common.bus import (
     messaging_attributes,
 )
 from transmute_common.bus import output_prefix as job_output_prefix
-from transmute_common.converter import Capabilities, ConversionTask, InputFile
+from transmute_common.converter import Capabilities, ConversionTask, InputFile, ProgressFn
 from transmute_common.errors import (
     InvalidArgument,
     InvalidInput,
@@ -231,26 +231,37 @@ class ConverterRuntime:
                             size=info.size,
                             sha256=info.sha256,
                             content_type=out.media_type,
+                            details=out.details,
                         )
                     )
             return refs
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
-    def _progress_forwarder(self, report: Report) -> Callable[[float, str], None]:
+    def _progress_forwarder(self, report: Report) -> ProgressFn:
         """Maps the engine's 0..1 progress onto 10..90 %, at most one report per interval."""
         last = time.monotonic()  # short conversions send no engine progress at all
         pending: set[asyncio.Task[None]] = set()
 
-        def forward(fraction: float, message: str) -> None:
+        def forward(
+            fraction: float,
+            message: str,
+            rate: float | None = None,
+            eta_seconds: float | None = None,
+        ) -> None:
             nonlocal last
             now = time.monotonic()
             if now - last < self.settings.progress_interval_seconds:
                 return
             last = now
-            task = asyncio.ensure_future(
-                report(Progress(percent=10 + 80 * fraction, phase="convert", message=message))
+            progress = Progress(
+                percent=10 + 80 * fraction,
+                phase="convert",
+                message=message,
+                rate=rate,
+                eta_seconds=eta_seconds,
             )
+            task = asyncio.ensure_future(report(progress))
             pending.add(task)
             task.add_done_callback(pending.discard)
 
@@ -330,7 +341,7 @@ class ConverterRuntime:
                     self.readiness.doubt()  # a dependency is failing: pull nothing more
                 await delivery.nak(self.bus.backoff(delivery.attempt))
                 return f"retry:{err.code}"
-            error = JobError(code=err.code, message=err.message)
+            error = JobError(code=err.code, message=err.message, details=err.details)
             await self._settle(lambda: self.jobs.fail(r.tenant, r.job_id, error))
             await delivery.ack()
             return f"failed:{err.code}"

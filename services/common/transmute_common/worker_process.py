@@ -118,8 +118,13 @@ def serve(conn: Connection) -> None:
         return
     conn.send(("ready", available))
 
-    def progress(fraction: float, message: str) -> None:
-        conn.send(("progress", (max(0.0, min(1.0, fraction)), message)))
+    def progress(
+        fraction: float,
+        message: str,
+        rate: float | None = None,
+        eta_seconds: float | None = None,
+    ) -> None:
+        conn.send(("progress", (max(0.0, min(1.0, fraction)), message, rate, eta_seconds)))
 
     while True:
         try:

@@ -20,12 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from transmute_common.converter import Capabilities, ConversionTask, OutputFile
+from transmute_common.converter import Capabilities, ConversionTask, OutputFile, ProgressFn
 from transmute_common.errors import TransmuteError, Unavailable
 from transmute_common.logging import get_logger
 from transmute_common.worker_process import WorkerInit, WorkerLimits
@@ -179,9 +178,7 @@ class WorkerPool:
         message: tuple[str, Any] = worker.conn.recv()
         return message
 
-    async def run(
-        self, task: ConversionTask, on_progress: Callable[[float, str], None]
-    ) -> list[OutputFile]:
+    async def run(self, task: ConversionTask, on_progress: ProgressFn) -> list[OutputFile]:
         try:
             # Bounded: with every worker gone and none starting, the job goes back to
             # the queue instead of waiting here for ever.
@@ -197,7 +194,8 @@ class WorkerPool:
                     kind, payload = await self._receive(worker)
                     if kind != "progress":
                         break
-                    on_progress(*payload)
+                    fraction, message, rate, eta = payload
+                    on_progress(fraction, message, rate=rate, eta_seconds=eta)
             healthy = True
             if kind == "error":
                 raise payload
