@@ -26,9 +26,11 @@ from typing import IO
 SERVICES = {  # name -> python module; converters are listed in CONVERTERS too
     "jobs": "transmute_jobs",
     "image": "transmute_image",
+    "audio": "transmute_audio",
     "gateway": "transmute_gateway",
 }
-CONVERTERS = ["image"]
+CONVERTERS = ["image", "audio"]
+DEFAULT_PORTS = {"image": 50061, "audio": 50062}  # converters' gRPC ports
 
 
 def free_port() -> int:
@@ -55,7 +57,7 @@ class Mesh:
     http_port: int = 8080
     grpc_port: int = 50051
     jobs_port: int = 50052
-    converter_ports: dict[str, int] = field(default_factory=lambda: {"image": 50061})
+    converter_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     nats_port: int = 4222
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)

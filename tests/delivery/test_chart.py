@@ -171,7 +171,10 @@ def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> No
 def test_configuration_reaches_every_service(docs: list[dict[str, Any]]) -> None:
     [config] = [c for n, c in by_kind(docs, "ConfigMap").items() if n.endswith("-config")]
     data = config["data"]
-    assert json.loads(data["TRANSMUTE_CONVERTERS"]) == {"image": "transmute-image:50061"}
+    assert json.loads(data["TRANSMUTE_CONVERTERS"]) == {
+        "image": "transmute-image:50061",
+        "audio": "transmute-audio:50062",
+    }
     assert data["TRANSMUTE_JOBS_ADDRESS"] == "transmute-jobs:50052"
     for dep in by_kind(docs, "Deployment").values():
         container = dep["spec"]["template"]["spec"]["containers"][0]

@@ -1,0 +1,1 @@
+"""Transmute audio converter: FFmpeg behind the converter runtime."""

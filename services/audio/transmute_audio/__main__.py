@@ -1,0 +1,3 @@
+from transmute_audio.main import main
+
+main()

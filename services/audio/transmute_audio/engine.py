@@ -1,0 +1,132 @@
+"""The audio engine: FFmpeg as a child of the worker process (see
+transmute_common.workers), which the runtime kills as a process group on cancel."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from transmute_audio import command, ffmpeg
+from transmute_audio.capabilities import OUTPUTS, PREVIEW_OUTPUTS
+from transmute_audio.config import AudioSettings
+from transmute_audio.options import AudioOptions
+from transmute_audio.probe import DEMUXERS, OUTPUT_DEMUXERS, MediaInfo, probe
+from transmute_common.converter import (
+    Capabilities,
+    ConversionTask,
+    Converter,
+    OutputFile,
+    ProgressFn,
+)
+from transmute_common.errors import InvalidArgument, InvalidInput
+from transmute_common.formats import BY_NAME, format_of
+from transmute_common.media_sniff import sniff_media
+
+SNIFF_BYTES = 8192
+
+
+class AudioConverter(Converter):
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        config = AudioSettings.model_validate(self.settings)
+        self.max_seconds = config.max_duration_seconds
+        self.max_output_bytes = config.max_output_bytes
+        self.ffmpeg = ffmpeg.ffmpeg_program(config.ffmpeg_path)
+
+    def available(self, declared: Capabilities) -> Capabilities:
+        have = ffmpeg.encoders(self.ffmpeg)
+        lacking = {t for t, c in command.CODECS.items() if c.encoder not in have}
+        return declared.without(set(), lacking)
+
+    def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
+        try:
+            opts = AudioOptions.model_validate(task.options)
+        except ValidationError as exc:
+            raise InvalidArgument(
+                f"invalid options: {exc.errors()[0]['msg']}", code="invalid_options"
+            ) from exc
+        allowed = PREVIEW_OUTPUTS if task.operation == "preview" else OUTPUTS
+        if task.target not in allowed:
+            raise InvalidArgument(
+                f"{task.operation} cannot write {task.target}", code="unsupported_target"
+            )
+        source = task.inputs[0]
+        self._check_content(source.path, source.format)
+        demuxer = DEMUXERS[source.format]
+        info = probe(source.path, demuxer)
+        if info.duration_seconds > self.max_seconds:
+            raise InvalidInput(
+                f"the audio is {info.duration_seconds:.0f} s long, over the limit of "
+                f"{self.max_seconds:.0f} s",
+                code="audio_too_long",
+            )
+        length = command.plan_clip(task.operation, opts, info, self.max_seconds)
+        plan = command.Plan(
+            source.path,
+            demuxer,
+            info,
+            task.target,
+            opts,
+            opts.start,
+            length,
+            self.max_output_bytes,
+        )
+        out = task.output_dir / f"output.{BY_NAME[task.target].extension}"
+        log = task.output_dir.parent / "ffmpeg.log"
+        passes = 2 if opts.normalize else 1
+        loudnorm = None
+        if opts.normalize:
+            text = ffmpeg.run(
+                command.measure_command(self.ffmpeg, plan), log, _ticker(progress, length, 0, 2)
+            )
+            measured = ffmpeg.loudnorm_measurement(text)
+            # Silence has no loudness to correct (-inf): it is written as it is.
+            if math.isfinite(float(measured.get("input_i", "-inf"))):
+                loudnorm = command.loudnorm_filter(opts.loudness, measured)
+        ffmpeg.run(
+            command.convert_command(self.ffmpeg, plan, out, loudnorm),
+            log,
+            _ticker(progress, length, passes - 1, passes),
+        )
+        if out.stat().st_size >= self.max_output_bytes:
+            raise InvalidInput(
+                f"the output reached the limit of {self.max_output_bytes} bytes",
+                code="output_too_large",
+            )
+        result = probe(out, OUTPUT_DEMUXERS[task.target])
+        if result.duration_seconds <= 0:
+            raise InvalidInput("no audio could be decoded from the input", code="invalid_audio")
+        progress(1.0, "encoded")
+        media_type = BY_NAME[task.target].media_type
+        return [OutputFile(out, out.name, media_type, _details(info, result))]
+
+    @staticmethod
+    def _check_content(path: Path, fmt: str) -> None:
+        """The bytes FFmpeg gets are still those of the format the job was accepted as."""
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+        found = sniff_media(head)
+        named = format_of(found) if found else None
+        if named is None or named.name != fmt:
+            raise InvalidInput(f"the file is not {fmt} audio", code="unsupported_input")
+
+
+def _ticker(progress: ProgressFn, length: float, index: int, passes: int) -> ffmpeg.Tick:
+    """Progress of pass ``index`` of ``passes`` over ``length`` seconds of media."""
+
+    def tick(done: float, speed: float | None) -> None:
+        fraction = (index + min(done / length, 1.0)) / passes if length > 0 else 0.0
+        remaining = (passes - index) * length - done
+        eta = max(remaining, 0.0) / speed if speed else None
+        message = "measuring loudness" if index < passes - 1 else "encoding"
+        progress(fraction, message, rate=speed, eta_seconds=eta)
+
+    return tick
+
+
+def _details(source: MediaInfo, result: MediaInfo) -> dict[str, Any]:
+    ratio = result.size / source.size if source.size else 0.0
+    return {"input": source.details(), "output": result.details(), "size_ratio": round(ratio, 4)}
