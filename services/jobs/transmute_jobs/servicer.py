@@ -80,7 +80,8 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
     async def FailJob(
         self, request: jobs_pb2.FailJobRequest, context: grpc.aio.ServicerContext
     ) -> jobs_pb2.Job:
-        error = JobError(code=request.error.code or "failed", message=request.error.message)
+        error = JobError.from_pb(request.error)
+        error.code = error.code or "failed"
         return job_to_pb(await self.jobs.fail(request.tenant, request.id, error))
 
     @grpc_errors
