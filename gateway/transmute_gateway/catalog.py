@@ -62,6 +62,13 @@ class Catalog:
     async def route(self, operation: str, input_format: str | None, target: str) -> Capabilities:
         """The service that converts ``input_format`` to ``target``, or a clear refusal."""
         services = await self.services()
+        operations = sorted({c.operation for s in services.values() for c in s.conversions})
+        if operation not in operations:
+            raise TransmuteError(
+                f"unknown operation {shown(operation)}",
+                code="unsupported_operation",
+                details={"supported": operations},
+            ).with_status(422)
         targets = sorted({o for c in services.values() for o in c.outputs()})
         if target not in targets:
             raise TransmuteError(
@@ -80,7 +87,7 @@ class Catalog:
             if caps.accepts(operation, input_format, target):
                 return caps
         raise TransmuteError(
-            f"cannot convert {input_format} to {target}", code="unsupported_conversion"
+            f"cannot {operation} {input_format} to {target}", code="unsupported_conversion"
         ).with_status(422)
 
 

@@ -148,6 +148,7 @@ class Gateway:
         target: str,
         options: Any,
         idempotency_key: str = "",
+        operation: str = "",
     ) -> Job:
         if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
             raise InvalidArgument(
@@ -162,14 +163,15 @@ class Gateway:
                 "all inputs of a job must have the same type", code="mixed_inputs"
             )
         fmt = formats.pop()
-        service = await self.catalog.route("convert", None if fmt == "unknown" else fmt, target)
+        operation = (operation or "convert").strip().lower()
+        service = await self.catalog.route(operation, None if fmt == "unknown" else fmt, target)
         options = options if options is not None else {}
         check_options_shape(options)
         options = validate_options(options, service.options)
         job, _ = await self.jobs.create(
             tenant=tenant,
             service=service.service,
-            operation="convert",
+            operation=operation,
             inputs=[f.ref(tenant) for f in files],
             target=target,
             options=options,

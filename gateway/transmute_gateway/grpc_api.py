@@ -94,6 +94,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             request.target,
             dict_from_struct(request.options),
             request.idempotency_key,
+            request.operation,
         )
         return job_message(job)
 

@@ -33,6 +33,12 @@ class JobRequest(BaseModel):
     inputs: list[str] = Field(min_length=1, description="ids of uploaded files")
     target: str = Field(min_length=1, max_length=32, description="target format, e.g. webp")
     options: dict[str, Any] = Field(default_factory=dict)
+    operation: str = Field(
+        default="convert",
+        min_length=1,
+        max_length=32,
+        description="convert, or another operation a service offers (e.g. preview for audio)",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -91,6 +97,10 @@ CONVERT_BODY = {
                         "file": BINARY,
                         "target": {"type": "string", "description": "target format"},
                         "options": {"type": "string", "description": "options as JSON"},
+                        "operation": {
+                            "type": "string",
+                            "description": "convert (default) or e.g. preview",
+                        },
                     },
                 }
             }
@@ -206,7 +216,9 @@ async def create_job(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     files = await gw.files(tenant, body.inputs)
-    job = await gw.submit(tenant, files, body.target, body.options, idempotency_key or "")
+    job = await gw.submit(
+        tenant, files, body.target, body.options, idempotency_key or "", body.operation
+    )
     return job_view(job)
 
 
@@ -233,7 +245,14 @@ async def convert(
             raise InvalidArgument(
                 "field 'options' is not valid JSON", code="invalid_options"
             ) from exc
-        job = await gw.submit(tenant, [uploaded], fields["target"], options, idempotency_key or "")
+        job = await gw.submit(
+            tenant,
+            [uploaded],
+            fields["target"],
+            options,
+            idempotency_key or "",
+            fields.get("operation", ""),
+        )
     except BaseException:
         await gw.discard(tenant, uploaded.id)
         raise
