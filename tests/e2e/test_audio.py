@@ -57,7 +57,7 @@ def test_formats_list_audio_and_its_preview(api: httpx.Client) -> None:
 def test_audio_over_rest_reports_speed_and_time_left(
     api: httpx.Client, long_flac: bytes, tmp_path: Path
 ) -> None:
-    resp = convert(api, long_flac, "opus", name="talk.flac", options='{"normalize": true}')
+    resp = convert(api, long_flac, "opus", name="talk.flac", options='{"quality": "high"}')
     assert resp.status_code == 202, resp.text
     job = resp.json()
     assert job["service"] == "audio"
@@ -156,7 +156,7 @@ def test_an_avi_carrying_a_playlist_fails_as_a_job(api: httpx.Client, tmp_path: 
 def test_sigkill_of_the_audio_converter_mid_job(
     api: httpx.Client, mesh: Mesh, long_flac: bytes
 ) -> None:
-    resp = convert(api, long_flac, "opus", name="long.flac", options='{"normalize": true}')
+    resp = convert(api, long_flac, "opus", name="long.flac", options='{"quality": "high"}')
     job_id = resp.json()["id"]
     wait_for(lambda: api.get(f"/v1/jobs/{job_id}").json()["progress"]["phase"] == "convert")
     mesh.kill("audio", signal.SIGKILL)
