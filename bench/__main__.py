@@ -20,16 +20,10 @@ from pathlib import Path
 import httpx
 import pyvips
 
+from bench.audio import run_audio
+from bench.common import MIB, RESULTS, report, wait_final
 from scripts.mesh import Mesh
 from tests.images import gradient
-
-MIB = 1024 * 1024
-RESULTS: list[tuple[str, str, str]] = []
-
-
-def report(name: str, value: str, target: str = "") -> None:
-    RESULTS.append((name, value, target))
-    print(f"  {name:<58} {value:>18}  {target}", flush=True)
 
 
 def photo(width: int, height: int) -> bytes:
@@ -38,18 +32,6 @@ def photo(width: int, height: int) -> bytes:
     image = (gradient(width, height) + noise).cast("uchar")
     data: bytes = image.jpegsave_buffer(Q=90)
     return data
-
-
-def wait_final(client: httpx.Client, job_id: str) -> dict:
-    with client.stream("GET", f"/v1/jobs/{job_id}/events", timeout=600) as resp:
-        name = ""
-        for line in resp.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: ") and name == "final":
-                job: dict = json.loads(line[6:])
-                return job
-    raise RuntimeError("event stream ended without a final event")
 
 
 def through_mesh(client: httpx.Client, data: bytes, target: str, download: bool) -> float:
@@ -247,12 +229,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
     parser.add_argument("--skip-minio", action="store_true")
+    parser.add_argument("--skip-audio", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="transmute-bench-") as tmp:
         work = Path(tmp)
         run_embedded(args, work)
         if not args.skip_minio:
             run_minio(args, work)
+        if not args.skip_audio:
+            run_audio(args, work)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(RESULTS, indent=1))

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from transmute_common.runtime import ConverterSettings
+from transmute_common.converter_settings import ConverterSettings
 
 
 class AudioSettings(ConverterSettings):

@@ -1,0 +1,137 @@
+"""Audio benchmarks: the whole mesh against the bare FFmpeg command with the same
+arguments (built by the audio engine's own command builder), and the audio service's
+peak memory (service + workers + FFmpeg) on an hour of WAV."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import MIB, report, wait_final
+from scripts.mesh import Mesh
+from tests import media
+from transmute_audio import command
+from transmute_audio.options import AudioOptions
+from transmute_audio.probe import probe
+
+
+def bare_ffmpeg(src: Path, target: str, options: dict, out: Path) -> float:
+    opts = AudioOptions.model_validate(options)
+    info = probe(src, "wav")
+    plan = command.Plan(src, "wav", info, target, opts, 0.0, info.duration_seconds, 2**40)
+    args = command.convert_command(media.FFMPEG, plan, out, None)
+    at = args.index("-progress")
+    args = args[:at] + args[at + 2 :]  # the bare run does not report progress
+    start = time.perf_counter()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def through_mesh(client: httpx.Client, src: Path, target: str, options: dict) -> float:
+    start = time.perf_counter()
+    with src.open("rb") as f:
+        resp = client.post(
+            "/v1/convert",
+            files={"file": (src.name, f)},
+            data={"target": target, "options": json.dumps(options)},
+        )
+    resp.raise_for_status()
+    job = wait_final(client, resp.json()["id"])
+    assert job["status"] == "succeeded", job
+    with client.stream("GET", job["outputs"][0]["url"], follow_redirects=True) as download:
+        for _ in download.iter_bytes():
+            pass
+    return time.perf_counter() - start
+
+
+def tree_rss_kib(root: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in stat.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        pid, ppid = int(fields["Pid"]), int(fields["PPid"])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class PeakSampler:
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(tree_rss_kib(self.pid))
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_audio(args: argparse.Namespace, work: Path) -> None:
+    print("\nAudio (FFmpeg), embedded stores:", flush=True)
+    minutes = 2 if args.quick else 10
+    src = media.tone(
+        work / "speech.wav",
+        "wav",
+        seconds=minutes * 60,
+        source="anoisesrc=color=pink:amplitude=0.3",
+    )
+    # One worker: the memory row measures the service, its worker and FFmpeg.
+    env = {"TRANSMUTE_MAX_UPLOAD_BYTES": str(4 * 1024 * MIB), "TRANSMUTE_CONCURRENCY": "1"}
+    mesh = Mesh.on_free_ports(work / "state-audio", log_dir=work / "logs-audio", extra_env=env)
+    mesh.start()
+    try:
+        with httpx.Client(base_url=mesh.url, timeout=900) as client:
+            for label, target, options in (
+                ("MP3 (V2)", "mp3", {"quality": "high"}),
+                ("Opus 96k", "opus", {"quality": "medium"}),
+            ):
+                through_mesh(client, src, target, options)  # warm-up: worker, page cache
+                bare = bare_ffmpeg(src, target, options, work / f"bare.{target}")
+                whole = through_mesh(client, src, target, options)
+                name = f"(f) {minutes} min stereo WAV -> {label}"
+                report(f"{name}, bare ffmpeg", f"{bare:.2f} s")
+                report(f"{name}, whole mesh (upload..download)", f"{whole:.2f} s")
+                report(f"{name}, ratio mesh / bare", f"{whole / bare:.2f}", "target <= 1.05")
+            hour = 6 if args.quick else 60
+            big = media.tone(work / "hour.wav", "wav", seconds=hour * 60)
+            pid = mesh.procs["audio"].pid
+            idle = tree_rss_kib(pid) / 1024
+            with PeakSampler(pid) as sampler:
+                through_mesh(client, big, "opus", {"quality": "medium"})
+            peak = max(sampler.samples) / 1024
+            report("(g) audio service idle RSS (service + workers)", f"{idle:.0f} MB")
+            report(
+                f"(g) audio service peak RSS, {hour} min WAV ({big.stat().st_size // MIB} MiB)"
+                " -> Opus",
+                f"{peak:.0f} MB",
+                "target <= 100 MB",
+            )
+    finally:
+        mesh.stop()
