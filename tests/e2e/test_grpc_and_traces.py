@@ -109,8 +109,15 @@ def test_grpc_errors_carry_codes(channel: grpc.Channel) -> None:
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     f = upload(stub, images.jpeg(8, 8), "a.jpg")
     with pytest.raises(grpc.RpcError) as err:
-        stub.SubmitJob(gateway_pb2.SubmitJobRequest(inputs=[f.id], target="mp3"))
+        stub.SubmitJob(gateway_pb2.SubmitJobRequest(inputs=[f.id], target="docx"))
     assert ("error-code", "unsupported_target") in err.value.trailing_metadata()
+    # A target some service writes, but not from this input.
+    with pytest.raises(grpc.RpcError) as err:
+        stub.SubmitJob(gateway_pb2.SubmitJobRequest(inputs=[f.id], target="mp3"))
+    assert ("error-code", "unsupported_conversion") in err.value.trailing_metadata()
+    with pytest.raises(grpc.RpcError) as err:
+        stub.SubmitJob(gateway_pb2.SubmitJobRequest(inputs=[f.id], target="png", operation="x"))
+    assert ("error-code", "unsupported_operation") in err.value.trailing_metadata()
 
 
 def test_health_and_reflection(channel: grpc.Channel, mesh: Mesh) -> None:
