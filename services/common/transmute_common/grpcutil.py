@@ -85,6 +85,11 @@ def channel(address: str) -> grpc.aio.Channel:
         options=[
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.keepalive_time_ms", 30_000),
+            # gRPC's default backoff grows to two minutes while a peer is down: a
+            # restarted jobs service or converter would then stay unused that long.
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.min_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
         ],
     )
 
