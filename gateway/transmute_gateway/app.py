@@ -27,6 +27,7 @@ from transmute_gateway.config import GatewaySettings
 from transmute_gateway.core import Gateway
 from transmute_gateway.grpc_api import GatewayServicer
 from transmute_gateway.limits import BodyLimit
+from transmute_gateway.metrics import RequestMetrics
 
 log = get_logger(__name__)
 
@@ -92,6 +93,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(
         BodyLimit, limit=settings.max_json_bytes, exempt=("/v1/files", "/v1/convert")
     )
+    app.add_middleware(RequestMetrics)  # outermost: refusals by BodyLimit count too
     if tracing_enabled():
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

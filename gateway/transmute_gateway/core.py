@@ -26,6 +26,7 @@ from transmute_common.jobs import FileRef, Job, JobError, new_id, utcnow
 from transmute_common.jobs_client import JobsClient
 from transmute_common.objectstore import ObjectStore
 from transmute_common.tracing import current_trace_id
+from transmute_gateway import metrics
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
 from transmute_gateway.limits import check_options_shape
@@ -112,6 +113,7 @@ class Gateway:
         except BaseException:
             await self.store.delete_prefix(key)
             raise
+        metrics.UPLOAD_BYTES.add(info.size)
         return uploaded
 
     async def file(self, tenant: str, file_id: str) -> UploadedFile:

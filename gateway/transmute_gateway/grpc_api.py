@@ -13,6 +13,7 @@ from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute_common.errors import InvalidArgument, TransmuteError
 from transmute_common.grpcutil import grpc_errors
 from transmute_common.jobs import dict_from_struct
+from transmute_gateway import metrics
 from transmute_gateway.core import Gateway
 from transmute_gateway.views import job_message, public_error
 
@@ -32,6 +33,7 @@ def public_errors(fn: F) -> F:
                 async for item in fn(self, request, context):
                     yield item
             except TransmuteError as err:
+                metrics.rejected(err.code, err.status, "grpc")
                 raise public_error(err) from None
 
         return stream  # type: ignore[return-value]
@@ -41,6 +43,7 @@ def public_errors(fn: F) -> F:
         try:
             return await fn(self, request, context)
         except TransmuteError as err:
+            metrics.rejected(err.code, err.status, "grpc")
             raise public_error(err) from None
 
     return unary  # type: ignore[return-value]
@@ -110,8 +113,12 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     async def WatchJob(
         self, request: gateway_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.Job]:
-        async for job in self.gw.watch(self.tenant, request.id):
-            yield job_message(job)
+        metrics.WATCHERS.add(1, {"api": "grpc"})
+        try:
+            async for job in self.gw.watch(self.tenant, request.id):
+                yield job_message(job)
+        finally:
+            metrics.WATCHERS.add(-1, {"api": "grpc"})
 
     @grpc_errors
     @public_errors

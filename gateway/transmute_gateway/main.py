@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from transmute_common.logging import setup_logging
+from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.tracing import setup_tracing, shutdown_tracing
 from transmute_gateway.app import create_app
 from transmute_gateway.config import GatewaySettings
@@ -14,6 +15,7 @@ def main() -> None:
     settings = GatewaySettings()
     setup_logging("gateway")
     setup_tracing("transmute-gateway")
+    setup_metrics("transmute-gateway")
     config = uvicorn.Config(
         create_app(settings),
         host=settings.http_host,
@@ -29,6 +31,7 @@ def main() -> None:
     except KeyboardInterrupt:
         pass  # uvicorn has shut down gracefully already
     finally:
+        shutdown_metrics()
         shutdown_tracing()
 
 

@@ -21,7 +21,7 @@ from starlette.routing import Match, Route
 from transmute_common.errors import InvalidArgument, TransmuteError, shown
 from transmute_common.jobs import Job
 from transmute_common.logging import get_logger
-from transmute_gateway import multipart
+from transmute_gateway import metrics, multipart
 from transmute_gateway.core import Gateway, UploadedFile
 from transmute_gateway.views import error_body, job_view, public_error
 
@@ -310,6 +310,7 @@ async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
 
     async def stream() -> AsyncIterator[bytes]:
         task = asyncio.create_task(pump())
+        metrics.WATCHERS.add(1, {"api": "sse"})
         try:
             job: Job | BaseException | None = first
             while isinstance(job, Job):
@@ -327,6 +328,7 @@ async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
                 body = error_body(safe.code, safe.message)
                 yield f"event: error\ndata: {json.dumps(body)}\n\n".encode()
         finally:
+            metrics.WATCHERS.add(-1, {"api": "sse"})
             task.cancel()
             with contextlib.suppress(BaseException):
                 await watch.aclose()  # type: ignore[attr-defined]
@@ -405,6 +407,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TransmuteError)
     async def on_error(_: Request, exc: TransmuteError) -> JSONResponse:
         exc = public_error(exc)
+        metrics.rejected(exc.code, exc.status, "rest")
         headers = {}
         if "retry_after_seconds" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after_seconds"])
@@ -416,8 +419,10 @@ def install(app: FastAPI) -> None:
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
+            metrics.rejected("invalid_json", 400, "rest")
             return JSONResponse(error_body("invalid_json", "the body is not valid JSON"), 400)
         details = {"errors": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]}
+        metrics.rejected("invalid_request", 422, "rest")
         return JSONResponse(error_body("invalid_request", "the request is invalid", details), 422)
 
     def allowed_methods(request: Request) -> str:
@@ -444,6 +449,7 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request)
+        metrics.rejected(code, exc.status_code, "rest")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers)
 
     @app.exception_handler(ClientDisconnect)

@@ -35,6 +35,7 @@ class MetricCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
     def __init__(self) -> None:
         self.names: set[str] = set()
         self.bounds: dict[str, list[float]] = {}  # histogram name -> bucket boundaries
+        self.points: dict[str, list[dict[str, Any]]] = {}  # name -> attributes seen
 
     def Export(self, request, context):  # type: ignore[no-untyped-def]
         for rm in request.resource_metrics:
@@ -43,6 +44,10 @@ class MetricCollector(metrics_service_pb2_grpc.MetricsServiceServicer):
                 for m in sm.metrics:
                     if m.HasField("histogram") and m.histogram.data_points:
                         self.bounds[m.name] = list(m.histogram.data_points[0].explicit_bounds)
+                    kind = m.WhichOneof("data")
+                    for point in getattr(m, kind).data_points if kind else []:
+                        attrs = {a.key: _attribute(a.value) for a in point.attributes}
+                        self.points.setdefault(m.name, []).append(attrs)
         return metrics_service_pb2.ExportMetricsServiceResponse()
 
 

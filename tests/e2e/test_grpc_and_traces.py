@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import httpx
@@ -217,6 +218,35 @@ def test_job_metrics_are_exported(
     # Duration histograms have buckets fit for 5 ms .. 10 min, not the SDK's defaults.
     for name in ("transmute.job.duration", "transmute.job.queue_wait"):
         assert collector.metrics.bounds[name] == list(DURATION_BUCKETS)
+
+
+def test_gateway_converter_and_bus_metrics_are_exported(
+    api: httpx.Client, span_collector: tuple[SpanCollector, int]
+) -> None:
+    collector, _ = span_collector
+    resp = convert(api, images.jpeg(16, 16), "png")
+    assert final_state(api, resp.json()["id"])["status"] == "succeeded"
+    assert api.get("/v1/jobs/" + "0" * 32).status_code == 404
+    metrics = collector.metrics
+
+    def seen(name: str, **attrs: Any) -> bool:
+        return any(attrs.items() <= p.items() for p in metrics.points.get(name, []))
+
+    wait_for(
+        lambda: (
+            seen("transmute.converter.jobs", service="image", outcome="succeeded")
+            and seen("transmute.gateway.requests", route="/v1/convert", status=202)
+            and seen("transmute.gateway.rejections", code="job_not_found", status=404)
+            and seen("transmute.bus.pending", service="image")
+        ),
+        timeout=20,
+    )
+    assert seen("transmute.gateway.upload_bytes")
+    assert seen("transmute.gateway.watchers", api="sse")
+    # Ids never become label values: routes are templates.
+    assert not any("0" * 32 in str(p) for p in metrics.points["transmute.gateway.requests"])
+    for name in ("transmute.converter.engine_time", "transmute.gateway.request_duration"):
+        assert metrics.bounds[name] == list(DURATION_BUCKETS), name
 
 
 def test_in_mesh_convert_api_of_the_image_service(channel: grpc.Channel, mesh: Mesh) -> None:

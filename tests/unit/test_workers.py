@@ -81,17 +81,23 @@ async def test_engine_errors_keep_their_code(pool: WorkerPool, tmp_path: Path) -
 
 
 async def test_a_crashed_worker_is_replaced(pool: WorkerPool, tmp_path: Path) -> None:
+    reasons: list[str] = []
+    pool.on_restart = reasons.append
     before = await run_ok(pool, tmp_path)
     with pytest.raises(Unavailable) as err:
         await pool.run(task(tmp_path, "crash"), lambda f, m, **_: None)
     assert err.value.code == "worker_crashed" and err.value.retryable
     assert await run_ok(pool, tmp_path) != before  # a new process
+    assert reasons == ["worker_crashed"]  # counted for the worker_restarts metric
 
 
 async def test_time_limit_kills_the_worker(pool: WorkerPool, tmp_path: Path) -> None:
+    reasons: list[str] = []
+    pool.on_restart = reasons.append
     with pytest.raises(TransmuteError) as err:
         await pool.run(task(tmp_path, "slow"), lambda f, m, **_: None)
     assert err.value.code == "timeout"
+    assert reasons == ["timeout"]
     await run_ok(pool, tmp_path)
 
 

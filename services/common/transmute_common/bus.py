@@ -336,6 +336,11 @@ class Bus:
 
     # --- job events --------------------------------------------------------------------
 
+    async def pending(self, service: str) -> int:
+        """Conversion requests for ``service`` not yet delivered, by its consumer's count."""
+        info = await self.js.consumer_info(self.settings.stream_name, service)
+        return int(info.num_pending or 0)
+
     async def publish_job_event(self, job: Job) -> None:
         await self.nc.publish(
             job_events_subject(job.tenant, job.id), job.model_dump_json().encode()

@@ -32,6 +32,7 @@ from transmute_common.bus import (
 )
 from transmute_common.bus import output_prefix as job_output_prefix
 from transmute_common.converter import Capabilities, ConversionTask, InputFile, ProgressFn
+from transmute_common.converter_metrics import ConverterMetrics
 from transmute_common.converter_settings import ConverterSettings
 from transmute_common.errors import (
     InvalidArgument,
@@ -57,6 +58,7 @@ from transmute_common.jobs import (
 )
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger, setup_logging
+from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.objectstore import ObjectStore, open_object_store
 from transmute_common.objectstore.base import check_key
 from transmute_common.progress import ProgressReporter
@@ -67,6 +69,7 @@ from transmute_common.workers import EngineUnavailable, WorkerPool
 log = get_logger(__name__)
 FETCHING = Progress(percent=1, phase="fetch", message="fetching input")
 Report = Callable[[Progress], Awaitable[None]]
+PENDING_INTERVAL_SECONDS = 5.0
 _UNSAFE = re.compile(r"[^\w. -]+")
 
 
@@ -107,6 +110,8 @@ class ConverterRuntime:
             settings.engine_settings(),
             home=settings.work_dir,
         )
+        self.metrics = ConverterMetrics(service)
+        self.pool.on_restart = self.metrics.restarted
         self._tracer = tracer(f"transmute.{service}")
         self.stopping = asyncio.Event()  # set on SIGTERM: no more waiting on the jobs service
         self.readiness: Readiness | None = None  # told at once when a dependency fails
@@ -183,7 +188,14 @@ class ConverterRuntime:
             with self._tracer.start_as_current_span(
                 "convert", attributes={"transmute.operation": operation}
             ):
-                outputs = await self.pool.run(task, self._progress_forwarder(report))
+                started = time.monotonic()
+                try:
+                    outputs = await self.pool.run(task, self._progress_forwarder(report))
+                finally:
+                    self.metrics.engine_time.record(
+                        time.monotonic() - started,
+                        {"service": self.service, "operation": operation},
+                    )
             await report(Progress(percent=90, phase="store", message="storing output"))
             with self._tracer.start_as_current_span("store output"):
                 refs = []
@@ -252,7 +264,10 @@ class ConverterRuntime:
                 "transmute.target": r.target,
             },
         ) as span:
+            if delivery.attempt > 1:
+                self.metrics.redeliveries.add(1, {"service": self.service})
             outcome = await self._process(delivery, r)
+            self.metrics.outcome(outcome, r.operation)
             span.set_attribute("transmute.outcome", outcome)
             log.info("job_processed", job_id=r.job_id, attempt=delivery.attempt, outcome=outcome)
 
@@ -496,6 +511,7 @@ async def serve_converter(
     NOT_SERVING and pulls no work until they are back."""
     setup_logging(service)
     setup_tracing(f"transmute-{service}")
+    setup_metrics(f"transmute-{service}")
     store = open_object_store(settings)
     jobs = JobsClient(settings.jobs_address)
     bus = Bus(settings)
@@ -538,6 +554,7 @@ async def serve_converter(
         loop.add_signal_handler(sig, on_signal)
     log.info("converter_started", grpc_port=port, concurrency=settings.concurrency)
     watching = asyncio.create_task(readiness.run(stop))
+    counting = asyncio.create_task(_count_pending(bus, runtime.metrics, service, stop))
     try:
         await bus.consume(
             service,
@@ -550,9 +567,22 @@ async def serve_converter(
     finally:
         log.info("converter_stopping")
         watching.cancel()
+        counting.cancel()
         await server.stop(grace=5)
         await bus.close()
         await runtime.pool.close()
         await jobs.close()
         await store.close()
+        shutdown_metrics()
         shutdown_tracing()
+
+
+async def _count_pending(
+    bus: Bus, metrics: ConverterMetrics, service: str, stop: asyncio.Event
+) -> None:
+    """Keeps the pending-messages gauge fresh from the consumer's own count."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            metrics.pending = await bus.pending(service)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PENDING_INTERVAL_SECONDS)

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class WorkerPool:
         self._all: set[_Worker] = set()
         self._replacing: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Told why each worker is replaced (timeout, worker_crashed, cpu_limit, cancelled).
+        self.on_restart: Callable[[str], None] | None = None
         self.available: Capabilities = declared.model_copy(update={"conversions": []})
 
     async def start(self) -> None:
@@ -187,6 +190,7 @@ class WorkerPool:
         except TimeoutError:
             raise Unavailable("no conversion worker is available", code="no_worker") from None
         healthy = False
+        reason = "cancelled"  # what is left if the job is cancelled (or the service stops)
         try:
             worker.conn.send(task)
             async with asyncio.timeout(self._timeout):
@@ -202,17 +206,22 @@ class WorkerPool:
             result: list[OutputFile] = payload
             return result
         except TimeoutError:
+            reason = "timeout"
             raise TransmuteError(
                 f"conversion took longer than {self._timeout:.0f} s", code="timeout"
             ) from None
         except (EOFError, OSError):
-            raise await self._death(worker) from None
+            death = await self._death(worker)
+            reason = death.code
+            raise death from None
         finally:
             if healthy:
                 self._idle.put_nowait(worker)
             else:
                 self._discard(worker)
             if not healthy and not self._closed:
+                if self.on_restart is not None:
+                    self.on_restart(reason)
                 replacement = asyncio.create_task(self._replace(worker))
                 self._replacing.add(replacement)
                 replacement.add_done_callback(self._replacing.discard)
