@@ -51,11 +51,14 @@ def setup_tracing(default_service_name: str) -> TracerProvider | None:
         GrpcAioInstrumentorClient,
         GrpcAioInstrumentorServer,
     )
-    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
-
     GrpcAioInstrumentorServer().instrument()
     GrpcAioInstrumentorClient().instrument()
-    PymongoInstrumentor().instrument()
+    try:  # installed with the MongoDB job store (the jobs service) only
+        from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+    except ImportError:
+        pass
+    else:
+        PymongoInstrumentor().instrument()
     _provider = provider
     return provider
 
