@@ -138,4 +138,41 @@ async def test_minio_bucket_expires_results_after_the_ttl(minio_env: dict[str, s
     )
     [rule] = client.get_bucket_lifecycle(bucket).rules
     assert rule.rule_filter.prefix == "tenants/"
+    # An operator's own rule survives a restart of the service; ours is updated in place.
+    from minio.commonconfig import ENABLED, Filter
+    from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
+
+    theirs = Rule(
+        ENABLED,
+        rule_filter=Filter(prefix="logs/"),
+        rule_id="operator-logs",
+        expiration=Expiration(days=7),
+    )
+    client.set_bucket_lifecycle(bucket, LifecycleConfig([theirs, rule]))
+    await open_object_store(settings.model_copy(update={"result_ttl_seconds": 86400})).start()
+    rules = {r.rule_id: r for r in client.get_bucket_lifecycle(bucket).rules}
+    assert set(rules) == {"operator-logs", rule.rule_id}
+    assert rules["operator-logs"].expiration.days == 7
+    assert rules[rule.rule_id].expiration.days == 1
     assert rule.expiration.days == 3
+
+
+async def test_an_upload_to_an_unreachable_store_fails_instead_of_waiting() -> None:
+    """The body keeps coming while the store is gone: the upload must end with the
+    store's error, not wait on its full queue for ever."""
+    import socket
+
+    from transmute_common.errors import Unavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    settings = Settings(
+        object_store_url=f"s3://127.0.0.1:{port}/gone",
+        s3_access_key="k" * 8,
+        s3_secret_key="s" * 8,
+        s3_part_size=5 * 1024 * 1024,
+    )
+    store = open_object_store(settings)
+    with pytest.raises(Unavailable):
+        await store.put("tenants/t1/x", chunks(b"z" * (40 * 1024 * 1024), 1 << 20), "image/png")

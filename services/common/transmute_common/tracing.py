@@ -51,6 +51,7 @@ def setup_tracing(default_service_name: str) -> TracerProvider | None:
         GrpcAioInstrumentorClient,
         GrpcAioInstrumentorServer,
     )
+
     GrpcAioInstrumentorServer().instrument()
     GrpcAioInstrumentorClient().instrument()
     try:  # installed with the MongoDB job store (the jobs service) only
