@@ -57,6 +57,8 @@ def minio_env(minio: Server) -> dict[str, str]:
         "TRANSMUTE_S3_ACCESS_KEY": MINIO_USER,
         "TRANSMUTE_S3_SECRET_KEY": MINIO_PASSWORD,
         "TRANSMUTE_OBJECT_STORE_URL": f"s3://127.0.0.1:{minio.port}/transmute",
+        # Clients reach this MinIO where the services do: downloads redirect to it.
+        "TRANSMUTE_S3_PUBLIC_URL": f"http://127.0.0.1:{minio.port}",
     }
 
 

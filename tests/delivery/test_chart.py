@@ -283,3 +283,18 @@ def test_stack_wires_transmute_to_its_dependencies(helm: str, tmp_path: Path) ->
         == "http://transmute-opentelemetry-collector:4317"
     )
     assert set(by_kind(docs, "Deployment")) == {f"transmute-{s}" for s in service_names()}
+
+
+def test_downloads_presign_for_the_public_object_store_address(helm: str) -> None:
+    def config(*extra: str) -> dict[str, str]:
+        [cm] = [
+            c
+            for n, c in by_kind(render(helm, CHART, *extra), "ConfigMap").items()
+            if n.endswith("-config")
+        ]
+        return dict(cm["data"])
+
+    # Unset: no presigned URL on the in-cluster MinIO address; the gateway streams.
+    assert "TRANSMUTE_S3_PUBLIC_URL" not in config()
+    public = config("--set", "objectStore.publicUrl=https://files.example.com")
+    assert public["TRANSMUTE_S3_PUBLIC_URL"] == "https://files.example.com"

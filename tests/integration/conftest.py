@@ -28,6 +28,7 @@ async def object_store(
             s3_access_key=env["TRANSMUTE_S3_ACCESS_KEY"],
             s3_secret_key=env["TRANSMUTE_S3_SECRET_KEY"],
             s3_part_size=5 * 1024 * 1024,
+            s3_public_url=env["TRANSMUTE_S3_PUBLIC_URL"],
         )
     s = open_object_store(settings)
     await s.start()

@@ -176,3 +176,20 @@ async def test_an_upload_to_an_unreachable_store_fails_instead_of_waiting() -> N
     store = open_object_store(settings)
     with pytest.raises(Unavailable):
         await store.put("tenants/t1/x", chunks(b"z" * (40 * 1024 * 1024), 1 << 20), "image/png")
+
+
+async def test_without_a_public_address_downloads_are_not_presigned(
+    minio_env: dict[str, str],
+) -> None:
+    """The store's own address (e.g. minio.<namespace>.svc) means nothing to a client:
+    without TRANSMUTE_S3_PUBLIC_URL there is no presigned URL, the gateway streams."""
+    internal = Settings(
+        object_store_url=minio_env["TRANSMUTE_OBJECT_STORE_URL"],
+        s3_access_key=minio_env["TRANSMUTE_S3_ACCESS_KEY"],
+        s3_secret_key=minio_env["TRANSMUTE_S3_SECRET_KEY"],
+    )
+    assert await open_object_store(internal).presigned_url("tenants/t1/a", "a") is None
+    public = internal.model_copy(update={"s3_public_url": "https://files.example.com"})
+    url = await open_object_store(public).presigned_url("tenants/t1/a", "a")
+    assert url is not None and url.startswith("https://files.example.com/")
+    assert "X-Amz-Signature=" in url

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_secure: bool = False
     s3_region: str | None = None
+    # Where clients reach the object store (e.g. https://files.example.com): presigned
+    # download URLs are signed for it. Unset: downloads stream through the gateway, as
+    # the store's own address (e.g. minio.<namespace>.svc) means nothing to a client.
+    s3_public_url: str | None = None
     s3_part_size: int = Field(default=8 * MIB, ge=5 * MIB)
     presign_seconds: int = Field(default=900, ge=1, le=7 * 86400)
 

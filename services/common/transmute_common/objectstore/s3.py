@@ -119,9 +119,16 @@ class _QueueReader(io.RawIOBase):
 
 class S3Store(ObjectStore):
     def __init__(
-        self, client: Minio, bucket: str, part_size: int, presign_seconds: int, ttl_seconds: int
+        self,
+        client: Minio,
+        bucket: str,
+        part_size: int,
+        presign_seconds: int,
+        ttl_seconds: int,
+        public: Minio | None = None,
     ):
         self._client = client
+        self._public = public  # signs download URLs for the public address; no calls
         self._ttl_days = max(1, math.ceil(ttl_seconds / 86400))
         self._bucket = bucket
         self._part_size = part_size
@@ -133,24 +140,36 @@ class S3Store(ObjectStore):
         bucket = url.path.strip("/")
         if not url.netloc or not bucket:
             raise ValueError("object store URL must look like s3://host:port/bucket")
+        access = settings.s3_access_key.get_secret_value() if settings.s3_access_key else None
+        secret = settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None
         client = Minio(
             url.netloc,
-            access_key=settings.s3_access_key.get_secret_value()
-            if settings.s3_access_key
-            else None,
-            secret_key=settings.s3_secret_key.get_secret_value()
-            if settings.s3_secret_key
-            else None,
+            access_key=access,
+            secret_key=secret,
             secure=settings.s3_secure or url.scheme == "s3s",
             region=settings.s3_region,
             http_client=_http_client(),
         )
+        public = None
+        if settings.s3_public_url:
+            address = urlparse(settings.s3_public_url)
+            if address.scheme not in ("http", "https") or not address.netloc:
+                raise ValueError("TRANSMUTE_S3_PUBLIC_URL must look like https://host[:port]")
+            # The region is given so that signing needs no request to the store.
+            public = Minio(
+                address.netloc,
+                access_key=access,
+                secret_key=secret,
+                secure=address.scheme == "https",
+                region=settings.s3_region or "us-east-1",
+            )
         return cls(
             client,
             bucket,
             settings.s3_part_size,
             settings.presign_seconds,
             settings.result_ttl_seconds,
+            public,
         )
 
     async def _call(self, key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -311,10 +330,12 @@ class S3Store(ObjectStore):
         return result
 
     async def presigned_url(self, key: str, filename: str) -> str | None:
+        if self._public is None:
+            return None  # no address clients can reach: the gateway streams instead
         disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
         url: str = await self._call(
             key,
-            self._client.presigned_get_object,
+            self._public.presigned_get_object,
             self._bucket,
             check_key(key),
             expires=self._presign,
