@@ -1,8 +1,8 @@
 """S3 object store (MinIO in production) through the minio client.
 
 The minio client is synchronous; every call runs in a worker thread. Uploads of unknown
-length stream into minio's public ``put_object`` through a bounded queue, so memory stays
-flat whatever the size.
+length are streamed as multipart uploads with a bounded number of parts in flight, so
+memory stays flat whatever the size.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import math
 import os
-import queue
-import threading
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +22,7 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
+from minio.datatypes import Part
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 from urllib3.exceptions import HTTPError
@@ -34,7 +32,7 @@ from transmute_common.objectstore.base import CHUNK, ObjectInfo, ObjectStore, ch
 from transmute_common.settings import Settings
 
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
-HANDOFF_BYTES = 1024 * 1024  # body bytes handed to the uploading thread at a time
+PARTS_IN_FLIGHT = 2
 LIFECYCLE_RULE = "transmute-result-ttl"
 
 
@@ -57,64 +55,6 @@ def _http_client() -> urllib3.PoolManager:
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
         retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )
-
-
-class _UploadAborted(Exception):
-    pass
-
-
-class _QueueReader(io.RawIOBase):
-    """A file-like view of blocks fed from the event loop, read by minio's thread."""
-
-    def __init__(self, max_blocks: int) -> None:
-        super().__init__()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(max_blocks)
-        self._pending = b""
-        self._ended = False
-        self._aborted: BaseException | None = None
-        self._reading = threading.Event()  # set once the upload stops reading for good
-
-    def readable(self) -> bool:
-        return True
-
-    def feed(self, data: bytes | None, digest: Any) -> None:
-        """Hands a block (None: the end) to the reader; waits while the queue is full."""
-        if data:
-            digest.update(data)
-        while True:
-            if self._reading.is_set():
-                raise _UploadAborted("the upload stopped reading")
-            try:
-                self._queue.put(data, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def abort(self, exc: BaseException) -> None:
-        self._aborted = exc
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._pending and not self._ended:
-            if self._aborted is not None:
-                self._reading.set()
-                raise _UploadAborted(str(self._aborted))
-            try:
-                block = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if block is None:
-                self._ended = self._aborted is None
-                continue
-            self._pending = block
-        n = len(self._pending) if size is None or size < 0 else size
-        out, self._pending = self._pending[:n], self._pending[n:]
-        return out
-
-    def stop(self) -> None:
-        """The upload has ended: a feed waiting on a full queue gives up."""
-        self._reading.set()
 
 
 class S3Store(ObjectStore):
@@ -209,51 +149,76 @@ class S3Store(ObjectStore):
         await self._call("", self._client.bucket_exists, self._bucket)
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> ObjectInfo:
-        """Streams through minio's public ``put_object`` (unknown length: a multipart
-        upload, one part at a time). The body reaches it through a bounded queue, so
-        memory stays near two parts whatever the size, and receiving overlaps the upload
-        of the previous part. Any failure aborts the upload: no partial object appears."""
+        """Streams into a multipart upload: at most ``PARTS_IN_FLIGHT`` parts upload while
+        the next one fills, so memory stays near (PARTS_IN_FLIGHT + 1) x part size.
+        minio's public put_object queues parts without bound; its part calls are used
+        directly instead. Any failure aborts the upload: no partial object appears."""
         check_key(key)
         digest = hashlib.sha256()
         size = 0
-        reader = _QueueReader(max(2, self._part_size // HANDOFF_BYTES))
-        upload = asyncio.create_task(
-            self._call(
-                key,
-                self._client.put_object,
-                self._bucket,
-                key,
-                reader,
-                length=-1,
-                content_type=content_type,
-                part_size=self._part_size,
-                num_parallel_uploads=1,  # parallel parts would queue without bound
-            )
-        )
-        upload.add_done_callback(lambda _: reader.stop())
-        block = bytearray()
+        buffer = bytearray()
+        upload_id: str | None = None
+        parts: list[Part] = []
+        sending: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
+        headers = {"Content-Type": content_type}
 
-        async def hand_over(data: bytes | None) -> None:
-            await asyncio.to_thread(reader.feed, data, digest)
+        async def send(number: int, data: bytes) -> None:
+            try:
+                etag = await self._call(
+                    key, self._client._upload_part, self._bucket, key, data, None, upload_id, number
+                )
+                parts.append(Part(number, etag))
+            finally:
+                slots.release()
+
+        async def dispatch(data: bytes) -> None:
+            nonlocal upload_id
+            if upload_id is None:
+                upload_id = await self._call(
+                    key, self._client._create_multipart_upload, self._bucket, key, headers
+                )
+            await slots.acquire()
+            failed = [t for t in sending if t.done() and t.exception()]
+            if failed:
+                slots.release()
+                raise failed[0].exception()  # type: ignore[misc]
+            sending.add(asyncio.create_task(send(len(sending) + 1, data)))
 
         try:
             async for chunk in chunks:
-                block += chunk
+                buffer += chunk
                 size += len(chunk)
-                if len(block) >= HANDOFF_BYTES:
-                    data, block = bytes(block), bytearray()
-                    await hand_over(data)
-            if block:
-                await hand_over(bytes(block))
-            await hand_over(None)  # end of data
-            await upload
-        except BaseException as exc:
-            reader.abort(exc)
-            try:
-                await upload  # minio aborts the multipart upload on the reader's error
-            except BaseException as failure:
-                if isinstance(exc, _UploadAborted):
-                    raise failure from None  # the upload failed first: its error tells why
+                if len(buffer) >= self._part_size:
+                    data, buffer = bytes(buffer), bytearray()
+                    await asyncio.to_thread(digest.update, data)
+                    await dispatch(data)
+            data = bytes(buffer)
+            digest.update(data)
+            if upload_id is None:
+                await self._call(key, self._client._put_object, self._bucket, key, data, headers)
+            else:
+                if data:
+                    await dispatch(data)
+                await asyncio.gather(*sending)
+                parts.sort(key=lambda part: part.part_number)
+                await self._call(
+                    key,
+                    self._client._complete_multipart_upload,
+                    self._bucket,
+                    key,
+                    upload_id,
+                    parts,
+                )
+        except BaseException:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            if upload_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(
+                        self._client._abort_multipart_upload, self._bucket, key, upload_id
+                    )
             raise
         return ObjectInfo(key, size, digest.hexdigest(), content_type)
 
