@@ -186,6 +186,11 @@ class Gateway:
             # Safe on retries: JetStream drops a second publish with the same job id.
             await self.bus.publish_conversion(job)
         except Unavailable as exc:
+            if idempotency_key:
+                # The job stays queued: the same request with the same key publishes it
+                # again (JetStream keeps one copy per job id), instead of meeting a job
+                # failed for good by a passing outage.
+                raise
             with contextlib.suppress(TransmuteError):
                 await self.jobs.fail(tenant, job.id, JobError(code=exc.code, message=exc.message))
             raise

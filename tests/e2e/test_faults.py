@@ -94,6 +94,29 @@ def test_nats_restart_loses_no_queued_job(faulty: Faulty, api: httpx.Client) -> 
     assert final_state(api, late)["status"] == "succeeded"
 
 
+def test_a_publish_lost_to_a_nats_outage_is_retried_with_the_same_key(
+    faulty: Faulty, api: httpx.Client
+) -> None:
+    uploaded = api.post("/v1/files", files={"file": ("a.jpg", images.jpeg(64, 48))}).json()
+    request = {"inputs": [uploaded["id"]], "target": "webp"}
+    headers = {"Idempotency-Key": f"nats-outage-{uploaded['id']}"}
+    faulty.nats.stop()
+    try:
+        refused = api.post("/v1/jobs", json=request, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "bus_unavailable"
+    finally:
+        faulty.nats.start()
+    wait_for(lambda: ready(api), timeout=30)
+    # The same request with the same key publishes the job that was kept queued.
+    retried = wait_for(
+        lambda: (r := api.post("/v1/jobs", json=request, headers=headers)).status_code == 202 and r,
+        timeout=30,
+        interval=0.5,
+    )
+    assert final_state(api, retried.json()["id"])["status"] == "succeeded"
+
+
 def test_minio_outage_mid_upload(faulty: Faulty, api: httpx.Client) -> None:
     faulty.mesh.kill("image", signal.SIGTERM)
     queued = [convert(api, images.jpeg(64, 48), "webp").json()["id"] for _ in range(3)]
