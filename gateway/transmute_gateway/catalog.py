@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from transmute.converter.v1 import converter_pb2, converter_pb2_grpc
-from transmute_common.converter import Capabilities, OptionSpec
+from transmute_common.converter import Capabilities, Conversion, OptionSpec
 from transmute_common.errors import InvalidArgument, TransmuteError, Unavailable, shown
 from transmute_common.grpcutil import channel
 from transmute_common.logging import get_logger
@@ -59,8 +59,11 @@ class Catalog:
             raise Unavailable("no converter service is reachable", code="converters_unavailable")
         return self._cached
 
-    async def route(self, operation: str, input_format: str | None, target: str) -> Capabilities:
-        """The service that converts ``input_format`` to ``target``, or a clear refusal."""
+    async def route(
+        self, operation: str, input_formats: list[str | None], target: str
+    ) -> tuple[Capabilities, Conversion]:
+        """The service and conversion that take every input to ``target``, or a clear
+        refusal."""
         services = await self.services()
         operations = sorted({c.operation for s in services.values() for c in s.conversions})
         if operation not in operations:
@@ -77,25 +80,45 @@ class Catalog:
                 details={"supported": targets},
             ).with_status(422)
         readable = {i for c in services.values() for conv in c.conversions for i in conv.inputs}
-        if input_format is None or input_format not in readable:
-            raise TransmuteError(
-                "the file's type is not supported",
-                code="unsupported_media_type",
-                details={"detected": input_format or "unknown", "supported": sorted(readable)},
-            ).with_status(415)
+        for fmt in input_formats:
+            if fmt is None or fmt not in readable:
+                raise TransmuteError(
+                    "the file's type is not supported",
+                    code="unsupported_media_type",
+                    details={"detected": fmt or "unknown", "supported": sorted(readable)},
+                ).with_status(415)
+        formats = sorted({f for f in input_formats if f is not None})
         for caps in services.values():
-            if caps.accepts(operation, input_format, target):
-                return caps
+            conversion = caps.conversion(operation, formats, target)
+            if conversion is not None:
+                if len(input_formats) > conversion.max_inputs:
+                    raise TransmuteError(
+                        f"{operation} takes at most {conversion.max_inputs} "
+                        f"input{'s' if conversion.max_inputs > 1 else ''}",
+                        code="too_many_inputs",
+                    ).with_status(422)
+                return caps, conversion
+        if len(formats) > 1 and any(
+            caps.accepts(operation, f, target) for caps in services.values() for f in formats
+        ):
+            raise TransmuteError(
+                f"no service can {operation} {' and '.join(formats)} together to {target}",
+                code="mixed_inputs",
+            ).with_status(422)
         raise TransmuteError(
-            f"cannot {operation} {input_format} to {target}", code="unsupported_conversion"
+            f"cannot {operation} {' and '.join(formats)} to {target}",
+            code="unsupported_conversion",
         ).with_status(422)
 
 
-def validate_options(options: Any, specs: list[OptionSpec]) -> dict[str, Any]:
-    """Checks options against a service's published specs (names, types, ranges)."""
+def validate_options(
+    options: Any, specs: list[OptionSpec], operation: str = "convert"
+) -> dict[str, Any]:
+    """Checks options against a service's published specs (names, types, ranges, and
+    the operations that read them)."""
     if not isinstance(options, dict):
         raise InvalidArgument("options must be a JSON object", code="invalid_options")
-    by_name = {s.name: s for s in specs}
+    by_name = {s.name: s for s in specs if s.applies_to(operation)}
     for name, value in options.items():
         spec = by_name.get(name)
         if spec is None:

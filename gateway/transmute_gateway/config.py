@@ -13,7 +13,8 @@ class GatewaySettings(Settings):
     max_options_bytes: int = Field(default=64 * 1024, ge=2)
     # Any request body that is not an upload (e.g. POST /v1/jobs).
     max_json_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_inputs: int = Field(default=1, ge=1)
+    # Inputs of one job, whatever the operation; each operation states its own limit too.
+    max_inputs: int = Field(default=100, ge=1)
     capabilities_ttl_seconds: float = 30.0
     # Job submissions per tenant and gateway replica; bursts up to submit_burst.
     submit_rate_per_minute: int = Field(default=1200, ge=1)

@@ -159,17 +159,13 @@ class Gateway:
             )
         self.limiter.take(tenant)
         target = (target or "").strip().lower()
-        formats = {f.format for f in files}
-        if len(formats) != 1:
-            raise InvalidArgument(
-                "all inputs of a job must have the same type", code="mixed_inputs"
-            )
-        fmt = formats.pop()
         operation = (operation or "convert").strip().lower()
-        service = await self.catalog.route(operation, None if fmt == "unknown" else fmt, target)
+        service, _ = await self.catalog.route(
+            operation, [None if f.format == "unknown" else f.format for f in files], target
+        )
         options = options if options is not None else {}
         check_options_shape(options)
-        options = validate_options(options, service.options)
+        options = validate_options(options, service.options, operation)
         job, _ = await self.jobs.create(
             tenant=tenant,
             service=service.service,

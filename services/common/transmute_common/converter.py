@@ -20,6 +20,7 @@ class Conversion(BaseModel):
     operation: str
     inputs: list[str]
     outputs: list[str]
+    max_inputs: int = 1  # files one job takes, e.g. a merge takes many
 
 
 class OptionSpec(BaseModel):
@@ -30,6 +31,10 @@ class OptionSpec(BaseModel):
     choices: list[str] = []
     minimum: float | None = None
     maximum: float | None = None
+    operations: list[str] = []  # the operations that read it; empty: every one
+
+    def applies_to(self, operation: str) -> bool:
+        return not self.operations or operation in self.operations
 
 
 class Capabilities(BaseModel):
@@ -38,10 +43,20 @@ class Capabilities(BaseModel):
     options: list[OptionSpec]
 
     def accepts(self, operation: str, input_format: str, target: str) -> bool:
-        return any(
-            c.operation == operation and input_format in c.inputs and target in c.outputs
-            for c in self.conversions
-        )
+        return self.conversion(operation, [input_format], target) is not None
+
+    def conversion(
+        self, operation: str, input_formats: list[str], target: str
+    ) -> Conversion | None:
+        """The conversion that takes every one of ``input_formats`` to ``target``."""
+        for c in self.conversions:
+            if (
+                c.operation == operation
+                and target in c.outputs
+                and all(f in c.inputs for f in input_formats)
+            ):
+                return c
+        return None
 
     def outputs(self) -> set[str]:
         return {o for c in self.conversions for o in c.outputs}
@@ -85,7 +100,12 @@ class Capabilities(BaseModel):
         return cls(
             service=pb.service,
             conversions=[
-                Conversion(operation=c.operation, inputs=list(c.inputs), outputs=list(c.outputs))
+                Conversion(
+                    operation=c.operation,
+                    inputs=list(c.inputs),
+                    outputs=list(c.outputs),
+                    max_inputs=max(c.max_inputs, 1),
+                )
                 for c in pb.conversions
             ],
             options=[
@@ -97,6 +117,7 @@ class Capabilities(BaseModel):
                     choices=list(o.choices),
                     minimum=o.minimum if o.HasField("minimum") else None,
                     maximum=o.maximum if o.HasField("maximum") else None,
+                    operations=list(o.operations),
                 )
                 for o in pb.options
             ],
@@ -117,6 +138,11 @@ class OutputFile:
     media_type: str
     # What the engine measured (durations, codecs, sizes); recorded on the job's output.
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def extension(self) -> str:
+        """The extension the engine gave the file (e.g. ``zip`` for a bundle of pages)."""
+        return Path(self.name).suffix.lstrip(".").lower()
 
 
 @dataclass

@@ -40,6 +40,10 @@ _FORMATS = [
     Format("mkv", "video/x-matroska", "mkv"),
     Format("webm", "video/webm", "webm"),
     Format("avi", "video/x-msvideo", "avi"),
+    # Documents.
+    Format("pdf", "application/pdf", "pdf"),
+    Format("txt", "text/plain", "txt"),  # output only: a document's text
+    Format("zip", "application/zip", "zip"),  # output only: several results in one file
 ]
 
 BY_NAME = {f.name: f for f in _FORMATS}

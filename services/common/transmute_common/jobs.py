@@ -295,9 +295,16 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
     )
 
 
+# Passwords given as options (e.g. a PDF's) are never shown back.
+REDACTED = "********"
+
+
 def job_to_json(job: Job) -> dict[str, Any]:
-    """The public JSON shape of a job (REST API and SSE events)."""
+    """The public JSON shape of a job (REST API, SSE events, the public gRPC message)."""
     data = job.model_dump(mode="json", exclude={"idempotency_key"})
+    data["options"] = {
+        k: REDACTED if k.endswith("password") else v for k, v in data["options"].items()
+    }
     data["outputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["outputs"]]
     data["inputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["inputs"]]
     return data

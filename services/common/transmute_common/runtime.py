@@ -31,7 +31,13 @@ from transmute_common.bus import (
     messaging_attributes,
 )
 from transmute_common.bus import output_prefix as job_output_prefix
-from transmute_common.converter import Capabilities, ConversionTask, InputFile, ProgressFn
+from transmute_common.converter import (
+    Capabilities,
+    ConversionTask,
+    InputFile,
+    OutputFile,
+    ProgressFn,
+)
 from transmute_common.converter_metrics import ConverterMetrics
 from transmute_common.converter_settings import ConverterSettings
 from transmute_common.errors import (
@@ -73,11 +79,26 @@ PENDING_INTERVAL_SECONDS = 5.0
 _UNSAFE = re.compile(r"[^\w. -]+")
 
 
-def output_name(input_name: str, extension: str, index: int = 0) -> str:
-    """A safe output file name: the input's stem, no path parts, the target extension."""
+def output_name(input_name: str, extension: str, part: str = "") -> str:
+    """A safe output file name: the input's stem, no path parts, the part of the result
+    it holds (e.g. ``page-3``) when there are several, the target extension."""
     stem = _UNSAFE.sub("_", Path(input_name.replace("\\", "/")).stem).strip(" .") or "output"
-    suffix = f"-{index}" if index else ""
+    suffix = "-" + _UNSAFE.sub("_", part)[:60] if part else ""
     return f"{stem[:100]}{suffix}.{extension}"
+
+
+def output_names(input_name: str, outputs: list[OutputFile], extension: str) -> list[str]:
+    """Names for an engine's outputs: one output is named after the input; several are
+    told apart by the engine's own names (``page-3.png``), or by their place."""
+    if len(outputs) == 1:
+        return [output_name(input_name, outputs[0].extension or extension)]
+    parts = [Path(o.name).stem for o in outputs]
+    if len(set(parts)) < len(parts):
+        parts = [str(i + 1) for i in range(len(outputs))]
+    return [
+        output_name(input_name, o.extension or extension, part)
+        for o, part in zip(outputs, parts, strict=True)
+    ]
 
 
 class ConverterRuntime:
@@ -199,8 +220,8 @@ class ConverterRuntime:
             await report(Progress(percent=90, phase="store", message="storing output"))
             with self._tracer.start_as_current_span("store output"):
                 refs = []
-                for i, out in enumerate(outputs):
-                    name = output_name(inputs[0].name, target_format.extension, i)
+                names = output_names(inputs[0].name, outputs, target_format.extension)
+                for out, name in zip(outputs, names, strict=True):
                     written.append(output_prefix + name)
                     info = await self.store.put_file(output_prefix + name, out.path, out.media_type)
                     refs.append(

@@ -35,7 +35,11 @@ class Settings(BaseSettings):
 
     # Addresses of the gRPC services this process talks to.
     jobs_address: str = "127.0.0.1:50052"
-    converters: dict[str, str] = {"image": "127.0.0.1:50061", "audio": "127.0.0.1:50062"}
+    converters: dict[str, str] = {
+        "image": "127.0.0.1:50061",
+        "audio": "127.0.0.1:50062",
+        "pdf": "127.0.0.1:50063",
+    }
 
     # Where this process serves gRPC; each service sets its own default.
     grpc_host: str = "127.0.0.1"

@@ -9,17 +9,19 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Conversion(_message.Message):
-    __slots__ = ("operation", "inputs", "outputs")
+    __slots__ = ("operation", "inputs", "outputs", "max_inputs")
     OPERATION_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUTS_FIELD_NUMBER: _ClassVar[int]
     operation: str
     inputs: _containers.RepeatedScalarFieldContainer[str]
     outputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, operation: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_inputs: int
+    def __init__(self, operation: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ..., max_inputs: _Optional[int] = ...) -> None: ...
 
 class OptionSpec(_message.Message):
-    __slots__ = ("name", "type", "description", "default", "choices", "minimum", "maximum")
+    __slots__ = ("name", "type", "description", "default", "choices", "minimum", "maximum", "operations")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +29,7 @@ class OptionSpec(_message.Message):
     CHOICES_FIELD_NUMBER: _ClassVar[int]
     MINIMUM_FIELD_NUMBER: _ClassVar[int]
     MAXIMUM_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: str
     description: str
@@ -34,7 +37,8 @@ class OptionSpec(_message.Message):
     choices: _containers.RepeatedScalarFieldContainer[str]
     minimum: float
     maximum: float
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., default: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ...) -> None: ...
+    operations: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., default: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., minimum: _Optional[float] = ..., maximum: _Optional[float] = ..., operations: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CapabilitiesRequest(_message.Message):
     __slots__ = ()
