@@ -26,9 +26,11 @@ $(UV):
 	python3 -m pip install $(PIP_TLS) --quiet --user "uv==$(UV_VERSION)" || \
 	  python3 -m pip install $(PIP_TLS) --quiet --break-system-packages --user "uv==$(UV_VERSION)"
 
-# Python environment from the lock file (uv's cache lives outside the repo).
+# Python environment from the lock file (uv's cache lives outside the repo), and the
+# Debian packages engines need (Ghostscript, ...) when missing.
 install: | $(UV)
 	@$(UV) sync --frozen --quiet
+	@./scripts/install-system-packages.sh
 
 # MinIO, FerretDB and helm, built once with Go into $(BIN_DIR).
 servers:

@@ -27,10 +27,11 @@ SERVICES = {  # name -> python module; converters are listed in CONVERTERS too
     "jobs": "transmute_jobs",
     "image": "transmute_image",
     "audio": "transmute_audio",
+    "pdf": "transmute_pdf",
     "gateway": "transmute_gateway",
 }
-CONVERTERS = ["image", "audio"]
-DEFAULT_PORTS = {"image": 50061, "audio": 50062}  # converters' gRPC ports
+CONVERTERS = ["image", "audio", "pdf"]
+DEFAULT_PORTS = {"image": 50061, "audio": 50062, "pdf": 50063}  # converters' gRPC ports
 
 
 def free_port() -> int:

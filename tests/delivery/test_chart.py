@@ -174,6 +174,7 @@ def test_configuration_reaches_every_service(docs: list[dict[str, Any]]) -> None
     assert json.loads(data["TRANSMUTE_CONVERTERS"]) == {
         "image": "transmute-image:50061",
         "audio": "transmute-audio:50062",
+        "pdf": "transmute-pdf:50063",
     }
     assert data["TRANSMUTE_JOBS_ADDRESS"] == "transmute-jobs:50052"
     for dep in by_kind(docs, "Deployment").values():

@@ -1,0 +1,3 @@
+from transmute_pdf.main import main
+
+main()

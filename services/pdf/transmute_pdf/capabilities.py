@@ -1,0 +1,38 @@
+"""What the PDF service declares it can do. Built without any engine, so the service
+can say it even where an engine cannot load."""
+
+from transmute_common.converter import Capabilities, Conversion
+from transmute_pdf.options import OPTION_SPECS
+
+MAX_MERGE = 100
+MAX_IMAGES = 500
+# PDF in, PDF out.
+PDF_OPERATIONS = [
+    "compress",
+    "split",
+    "rotate",
+    "reorder",
+    "delete",
+    "linearize",
+    "protect",
+    "unlock",
+    "sanitize",
+    "metadata",
+]
+IMAGE_TARGETS = ["png", "jpeg"]
+# Lossless into a PDF as they are (img2pdf embeds the JPEG or PNG data).
+IMAGE_INPUTS = ["jpeg", "png"]
+
+CAPABILITIES = Capabilities(
+    service="pdf",
+    conversions=[
+        *(Conversion(operation=op, inputs=["pdf"], outputs=["pdf"]) for op in PDF_OPERATIONS),
+        Conversion(operation="merge", inputs=["pdf"], outputs=["pdf"], max_inputs=MAX_MERGE),
+        Conversion(operation="to_images", inputs=["pdf"], outputs=IMAGE_TARGETS),
+        Conversion(operation="to_text", inputs=["pdf"], outputs=["txt"]),
+        Conversion(
+            operation="from_images", inputs=IMAGE_INPUTS, outputs=["pdf"], max_inputs=MAX_IMAGES
+        ),
+    ],
+    options=OPTION_SPECS,
+)

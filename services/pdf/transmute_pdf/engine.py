@@ -1,0 +1,72 @@
+"""The PDF engine: pikepdf (qpdf) for structure, pypdfium2 for pages as pictures and
+text, img2pdf for pictures as pages, Ghostscript for the strongest compression. Runs
+in the runtime's worker processes, never in the service."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+from transmute_common.converter import (
+    Capabilities,
+    ConversionTask,
+    Converter,
+    OutputFile,
+    ProgressFn,
+)
+from transmute_common.errors import InvalidArgument
+from transmute_pdf import edit, render
+from transmute_pdf.compress import compress
+from transmute_pdf.config import PdfSettings
+from transmute_pdf.options import PdfOptions
+from transmute_pdf.sanitize import sanitize
+from transmute_pdf.task import PdfTask
+
+
+class PdfConverter(Converter):
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.config = PdfSettings.model_validate(self.settings)
+        self.ghostscript = shutil.which(self.config.ghostscript_path or "gs")
+        self.operations: dict[str, Callable[[PdfTask, str], list[OutputFile]]] = {
+            "compress": lambda t, _: compress(t, self.ghostscript),
+            "merge": lambda t, _: edit.merge(t),
+            "split": lambda t, _: edit.split(t),
+            "rotate": lambda t, _: edit.rotate(t),
+            "reorder": lambda t, _: edit.reorder(t),
+            "delete": lambda t, _: edit.delete(t),
+            "linearize": lambda t, _: edit.linearize(t),
+            "protect": lambda t, _: edit.protect(t),
+            "unlock": lambda t, _: edit.unlock(t),
+            "metadata": lambda t, _: edit.metadata(t),
+            "sanitize": lambda t, _: sanitize(t),
+            "to_images": render.to_images,
+            "to_text": lambda t, _: render.to_text(t),
+            "from_images": lambda t, _: render.from_images(t),
+        }
+
+    def available(self, declared: Capabilities) -> Capabilities:
+        """Without Ghostscript, compress offers the levels pikepdf does alone."""
+        if self.ghostscript is not None:
+            return declared
+        options = [
+            o.model_copy(update={"choices": [c for c in o.choices if c != "strong"]})
+            if o.name == "level"
+            else o
+            for o in declared.options
+        ]
+        return declared.model_copy(update={"options": options})
+
+    def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
+        run = self.operations.get(task.operation)
+        if run is None:
+            raise InvalidArgument(
+                f"the pdf service has no operation {task.operation}",
+                code="unsupported_operation",
+            )
+        options = PdfOptions.parse(task.options)
+        pdf_task = PdfTask(task.inputs, options, task.output_dir, self.config, progress)
+        outputs = run(pdf_task, task.target)
+        progress(1.0, "done")
+        return outputs

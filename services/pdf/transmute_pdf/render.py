@@ -1,0 +1,124 @@
+"""Pages as pictures and text (pypdfium2), and pictures as pages (img2pdf)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import img2pdf
+import pypdfium2 as pdfium
+from PIL import Image
+
+from transmute_common.converter import OutputFile
+from transmute_common.errors import InvalidInput
+from transmute_pdf import pages
+from transmute_pdf.document import bundle, pdf_output
+from transmute_pdf.task import PdfTask
+
+IMAGE_TYPES = {"png": ("PNG", "image/png", "png"), "jpeg": ("JPEG", "image/jpeg", "jpg")}
+
+
+def _open(task: PdfTask) -> pdfium.PdfDocument:
+    """pypdfium2's view of the input, which pikepdf has already checked (password,
+    damage, page count)."""
+    with task.open():
+        pass
+    try:
+        return pdfium.PdfDocument(task.source.path, password=task.options.password)
+    except pdfium.PdfiumError as exc:
+        raise InvalidInput(f"the PDF cannot be rendered: {exc}", code="invalid_pdf") from None
+
+
+def to_images(task: PdfTask, target: str) -> list[OutputFile]:
+    pil_format, media_type, extension = IMAGE_TYPES[target]
+    scale = task.options.dpi / 72
+    doc = _open(task)
+    try:
+        chosen = pages.parse(task.options.pages, len(doc))
+        outputs = []
+        for n, index in enumerate(chosen):
+            page = doc[index]
+            width, height = page.get_size()
+            pixels = width * scale * height * scale
+            if pixels > task.settings.max_page_pixels:
+                raise InvalidInput(
+                    f"page {index + 1} at {task.options.dpi} DPI would be "
+                    f"{pixels / 1e6:.0f} megapixels, over the limit of "
+                    f"{task.settings.max_page_pixels / 1e6:.0f}",
+                    code="page_too_large",
+                )
+            image = page.render(scale=scale, may_draw_forms=False).to_pil()
+            page.close()
+            out = task.output(f"page-{index + 1}.{extension}")
+            if out.exists():  # a page named twice in `pages`
+                out = task.output(f"page-{index + 1}-{n + 1}.{extension}")
+            image.convert("RGB").save(out, pil_format, **_encoder(pil_format))
+            outputs.append(
+                OutputFile(out, out.name, media_type, {"page": index + 1, "size": image.size})
+            )
+            task.progress((n + 1) / len(chosen), f"rendered page {index + 1}")
+    finally:
+        doc.close()
+    if task.options.bundle:
+        return [bundle(outputs, task.output("pages.zip"))]
+    return outputs
+
+
+def _encoder(pil_format: str) -> dict[str, object]:
+    return {"compress_level": 6} if pil_format == "PNG" else {"quality": 90}
+
+
+def to_text(task: PdfTask) -> list[OutputFile]:
+    """The text layer, pages separated by a form feed (as pdftotext does)."""
+    doc = _open(task)
+    out = task.output("text.txt")
+    try:
+        chosen = pages.parse(task.options.pages, len(doc))
+        characters = 0
+        with out.open("w", encoding="utf-8") as f:
+            for n, index in enumerate(chosen):
+                page = doc[index]
+                text = page.get_textpage().get_text_bounded()
+                page.close()
+                characters += len(text)
+                f.write(text.replace("\r\n", "\n"))
+                f.write("\f" if n < len(chosen) - 1 else "\n")
+                task.progress((n + 1) / len(chosen), f"read page {index + 1}")
+    finally:
+        doc.close()
+    return [
+        OutputFile(out, out.name, "text/plain", {"pages": len(chosen), "characters": characters})
+    ]
+
+
+def from_images(task: PdfTask) -> list[OutputFile]:
+    """Each image one page, in the order given; JPEG and PNG data are embedded as they
+    are. Images with transparency are flattened onto white first."""
+    Image.MAX_IMAGE_PIXELS = task.settings.max_page_pixels
+    sources: list[Path | bytes] = []
+    for n, source in enumerate(task.inputs):
+        sources.append(_embeddable(source.path, source.name))
+        task.progress(0.8 * (n + 1) / len(task.inputs), f"read {n + 1} images")
+    out = task.output("images.pdf")
+    try:
+        data = img2pdf.convert(sources)
+    except (img2pdf.ImageOpenError, ValueError, OSError) as exc:
+        raise InvalidInput(f"an image cannot be placed: {exc}", code="invalid_image") from None
+    out.write_bytes(data)
+    return [pdf_output(out, pages=len(sources))]
+
+
+def _embeddable(path: Path, name: str) -> Path | bytes:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                flat = Image.new("RGB", image.size, "white")
+                flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+                buffer = io.BytesIO()
+                flat.save(buffer, "PNG")
+                return buffer.getvalue()
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(f"{name} is not a readable image: {exc}", code="invalid_image") from None
+    return path

@@ -1,0 +1,98 @@
+"""Test PDFs and page images, generated on the fly with pikepdf, img2pdf and Pillow
+(nothing binary is committed for these)."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+from pikepdf import Array, Dictionary, Name, String
+from PIL import Image
+
+LETTER = (612, 792)
+
+
+def text_pdf(path: Path, texts: list[str], **save: object) -> Path:
+    """One page per text, set in Helvetica (words of letters and digits only)."""
+    pdf = pikepdf.Pdf.new()
+    font = pdf.make_indirect(
+        Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica)
+    )
+    for text in texts:
+        page = pdf.add_blank_page(page_size=LETTER)
+        page.obj.Resources = Dictionary(Font=Dictionary(F1=font))
+        page.obj.Contents = pdf.make_stream(f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode())
+    pdf.save(path, **save)  # type: ignore[arg-type]
+    return path
+
+
+def photo(width: int, height: int, seed: int = 1) -> Image.Image:
+    """A photo-like picture: smooth colour fields with grain, which JPEG compresses
+    as it would a scan or a photograph."""
+    rng = random.Random(seed)
+    small = Image.new("RGB", (16, 16))
+    small.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(256)])
+    base = small.resize((width, height), Image.Resampling.BICUBIC)
+    grain = Image.effect_noise((width, height), 24).convert("RGB")
+    return Image.blend(base, grain, 0.15)
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 95) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def image_pdf(path: Path, pages: int, width: int = 2400, height: int = 3100) -> Path:
+    """Scanned-looking pages: one 300 DPI letter-size photo per page."""
+    layout = img2pdf.get_layout_fun((img2pdf.in_to_pt(8.5), img2pdf.in_to_pt(11)))
+    images = [jpeg_bytes(photo(width, height, seed=n)) for n in range(pages)]
+    path.write_bytes(img2pdf.convert(images, layout_fun=layout))
+    return path
+
+
+def active_pdf(path: Path) -> Path:
+    """A PDF that acts: JavaScript on open, a Launch action on a link, page and
+    document additional actions, an embedded file and an attachment annotation."""
+    text_pdf(path, ["Hello", "World"])
+    pdf = pikepdf.open(path, allow_overwriting_input=True)
+    js = pdf.make_indirect(Dictionary(S=Name.JavaScript, JS=String("app.alert('hi')")))
+    pdf.Root.OpenAction = js
+    pdf.Root.AA = Dictionary(WC=Dictionary(S=Name.JavaScript, JS=String("1")))
+    embedded = pdf.make_stream(b"MZ not really a program")
+    spec = Dictionary(Type=Name.Filespec, F=String("run.exe"), EF=Dictionary(F=embedded))
+    pdf.Root.Names = Dictionary(
+        JavaScript=Dictionary(Names=Array([String("a"), js])),
+        EmbeddedFiles=Dictionary(Names=Array([String("run.exe"), spec])),
+    )
+    launch = Dictionary(
+        Type=Name.Annot,
+        Subtype=Name.Link,
+        Rect=Array([0, 0, 100, 100]),
+        A=Dictionary(S=Name.Launch, F=String("calc.exe")),
+    )
+    attachment = Dictionary(
+        Type=Name.Annot, Subtype=Name.FileAttachment, Rect=Array([0, 0, 10, 10]), FS=spec
+    )
+    page = pdf.pages[0].obj
+    page.Annots = Array([pdf.make_indirect(launch), pdf.make_indirect(attachment)])
+    page.AA = Dictionary(O=Dictionary(S=Name.JavaScript, JS=String("2")))
+    pdf.save(path)
+    return path
+
+
+def encrypted_pdf(path: Path, password: str, texts: list[str] | None = None) -> Path:
+    return text_pdf(
+        path,
+        texts or ["Secret"],
+        encryption=pikepdf.Encryption(user=password, owner=password, R=6),
+    )

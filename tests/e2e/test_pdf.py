@@ -1,0 +1,181 @@
+"""The PDF service through the whole mesh: several inputs in order, several outputs,
+options checked per operation, passwords never shown back, failures with a code, and
+a merge over gRPC."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pikepdf
+import pypdfium2 as pdfium
+import pytest
+from google.protobuf import struct_pb2
+
+from scripts.mesh import Mesh
+from tests import documents
+from tests.e2e.conftest import convert, events, final_state
+from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+pytestmark = pytest.mark.e2e
+
+
+def upload(api: httpx.Client, data: bytes, name: str) -> str:
+    resp = api.post("/v1/files", content=data, params={"filename": name})
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["id"])
+
+
+def submit(api: httpx.Client, inputs: list[str], operation: str, target: str = "pdf",
+           **options: object) -> httpx.Response:  # fmt: skip
+    body = {"inputs": inputs, "operation": operation, "target": target, "options": options}
+    return api.post("/v1/jobs", json=body)
+
+
+def texts(data: bytes) -> list[str]:
+    doc = pdfium.PdfDocument(data)
+    try:
+        return [doc[i].get_textpage().get_text_bounded().strip() for i in range(len(doc))]
+    finally:
+        doc.close()
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    work = tmp_path_factory.mktemp("pdf")
+    return {
+        name: documents.text_pdf(work / f"{name}.pdf", pages).read_bytes()
+        for name, pages in {"ab": ["Alpha", "Bravo"], "cd": ["Charlie", "Delta"]}.items()
+    }
+
+
+def test_formats_list_pdf_operations_their_inputs_and_options(api: httpx.Client) -> None:
+    services = {s["service"]: s for s in api.get("/v1/formats").json()["services"]}
+    pdf = {c["operation"]: c for c in services["pdf"]["conversions"]}
+    assert {"compress", "merge", "split", "sanitize", "to_images", "from_images"} <= set(pdf)
+    assert pdf["merge"]["max_inputs"] == 100 and pdf["rotate"]["max_inputs"] == 1
+    assert set(pdf["from_images"]["inputs"]) == {"jpeg", "png"}
+    options = {o["name"]: o for o in services["pdf"]["options"]}
+    assert options["angle"]["operations"] == ["rotate"]
+    assert "strong" in options["level"]["choices"]  # Ghostscript is installed here
+
+
+def test_merge_then_split_over_rest(api: httpx.Client, words: dict[str, bytes]) -> None:
+    ab, cd = upload(api, words["ab"], "ab.pdf"), upload(api, words["cd"], "cd.pdf")
+    resp = submit(api, [cd, ab], "merge")
+    assert resp.status_code == 202, resp.text
+    merged = final_state(api, resp.json()["id"])
+    assert merged["status"] == "succeeded", merged
+    assert [i["name"] for i in merged["inputs"]] == ["cd.pdf", "ab.pdf"]
+    [out] = merged["outputs"]
+    assert out["name"] == "cd.pdf" and out["details"] == {"pages": 4, "documents": 2}
+    data = api.get(out["url"]).content
+    assert texts(data) == ["Charlie", "Delta", "Alpha", "Bravo"]
+
+    whole = upload(api, data, "all.pdf")
+    split = final_state(api, submit(api, [whole], "split", pages="1,2-3,z").json()["id"])
+    assert split["status"] == "succeeded", split
+    names = [o["name"] for o in split["outputs"]]
+    assert names == ["all-page-1.pdf", "all-pages-2-3.pdf", "all-page-4.pdf"]
+    parts = [texts(api.get(o["url"]).content) for o in split["outputs"]]
+    assert parts == [["Charlie"], ["Delta", "Alpha"], ["Bravo"]]
+
+
+def test_images_of_mixed_types_become_one_pdf(api: httpx.Client) -> None:
+    jpeg = upload(api, documents.jpeg_bytes(documents.photo(200, 100)), "a.jpg")
+    png = upload(api, documents.png_bytes(documents.photo(50, 80)), "b.png")
+    job = final_state(api, submit(api, [png, jpeg], "from_images").json()["id"])
+    assert job["status"] == "succeeded", job
+    pdf = pikepdf.open(io.BytesIO(api.get(job["outputs"][0]["url"]).content))
+    assert [round(float(p.mediabox[2]) / float(p.mediabox[3]), 2) for p in pdf.pages] == [
+        0.62,
+        2.0,
+    ]
+
+
+def test_operations_check_inputs_and_options(api: httpx.Client, words: dict[str, bytes]) -> None:
+    ab, cd = upload(api, words["ab"], "ab.pdf"), upload(api, words["cd"], "cd.pdf")
+    resp = submit(api, [ab, cd], "rotate")
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "too_many_inputs"
+    resp = submit(api, [ab], "compress", angle=90)
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_options"
+    jpeg = upload(api, documents.jpeg_bytes(documents.photo(20, 20)), "c.jpg")
+    resp = submit(api, [ab, jpeg], "merge")
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "mixed_inputs"
+    resp = submit(api, [ab], "split", pages="7")
+    job = final_state(api, resp.json()["id"])
+    assert job["status"] == "failed" and job["error"]["code"] == "page_out_of_range"
+
+
+def test_passwords_are_used_but_never_shown(api: httpx.Client, words: dict[str, bytes]) -> None:
+    ab = upload(api, words["ab"], "ab.pdf")
+    resp = submit(api, [ab], "protect", password="hunter2")
+    assert resp.json()["options"] == {"password": "********"}
+    stream = events(api, resp.json()["id"])
+    assert "hunter2" not in json.dumps(stream)
+    done = stream[-1][1]
+    assert done["status"] == "succeeded", done
+    locked = api.get(done["outputs"][0]["url"]).content
+    with pikepdf.open(io.BytesIO(locked), password="hunter2") as pdf:
+        assert pdf.is_encrypted
+    again = upload(api, locked, "locked.pdf")
+    failed = final_state(api, submit(api, [again], "to_text", target="txt").json()["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "password_required"
+    text = final_state(
+        api, submit(api, [again], "to_text", target="txt", password="hunter2").json()["id"]
+    )
+    assert api.get(text["outputs"][0]["url"]).text.split("\f")[0] == "Alpha"
+
+
+def test_compress_over_convert_reports_its_stats(api: httpx.Client, tmp_path: Path) -> None:
+    data = documents.image_pdf(tmp_path / "scan.pdf", pages=2).read_bytes()
+    resp = convert(api, data, "pdf", name="scan.pdf")
+    assert resp.status_code == 422  # PDF to PDF is an operation, not a plain convert
+    assert resp.json()["error"]["code"] == "unsupported_conversion"
+    resp = api.post(
+        "/v1/convert",
+        files={"file": ("scan.pdf", data)},
+        data={
+            "target": "pdf",
+            "operation": "compress",
+            "options": '{"level": "strong", "dpi": 72}',
+        },
+    )
+    assert resp.status_code == 202, resp.text
+    job = final_state(api, resp.json()["id"])
+    assert job["status"] == "succeeded", job
+    details = job["outputs"][0]["details"]
+    assert details["input_bytes"] == len(data) and details["ratio"] < 0.3
+    assert len(api.get(job["outputs"][0]["url"]).content) == details["output_bytes"]
+
+
+@pytest.fixture
+def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:
+        yield ch
+
+
+def test_merge_over_grpc(channel: grpc.Channel, words: dict[str, bytes]) -> None:
+    stub = gateway_pb2_grpc.GatewayServiceStub(channel)
+
+    def send(name: str, data: bytes):  # type: ignore[no-untyped-def]
+        yield gateway_pb2.UploadRequest(metadata=gateway_pb2.UploadMetadata(filename=name))
+        yield gateway_pb2.UploadRequest(chunk=data)
+
+    ids = [stub.Upload(send(f"{n}.pdf", words[n])).id for n in ("ab", "cd", "ab")]
+    job = stub.SubmitJob(
+        gateway_pb2.SubmitJobRequest(
+            inputs=ids, target="pdf", operation="merge", options=struct_pb2.Struct()
+        )
+    )
+    states = list(stub.WatchJob(gateway_pb2.WatchJobRequest(id=job.id)))
+    assert states[-1].status == gateway_pb2.JOB_STATUS_SUCCEEDED, states[-1]
+    [out] = states[-1].outputs
+    data = b"".join(
+        c.chunk for c in stub.Download(gateway_pb2.DownloadRequest(job_id=job.id, name=out.name))
+    )
+    assert texts(data) == ["Alpha", "Bravo", "Charlie", "Delta", "Alpha", "Bravo"]
