@@ -22,6 +22,7 @@ import pyvips
 
 from bench.audio import run_audio
 from bench.common import MIB, RESULTS, report, wait_final
+from bench.pdf import run_pdf
 from scripts.mesh import Mesh
 from tests.images import gradient
 
@@ -230,6 +231,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer runs")
     parser.add_argument("--skip-minio", action="store_true")
     parser.add_argument("--skip-audio", action="store_true")
+    parser.add_argument("--skip-pdf", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="transmute-bench-") as tmp:
         work = Path(tmp)
@@ -238,6 +240,8 @@ def main() -> None:
             run_minio(args, work)
         if not args.skip_audio:
             run_audio(args, work)
+        if not args.skip_pdf:
+            run_pdf(args, work)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(RESULTS, indent=1))
