@@ -37,10 +37,15 @@ def compress(task: PdfTask, ghostscript: str | None) -> list[OutputFile]:
         if opts.level == "strong":
             if ghostscript is None:
                 raise InvalidInput("Ghostscript is not installed here", code="engine_missing")
-            plain = task.output("decrypted.pdf")
-            save(pdf, plain, keep_encryption=False)
-            _ghostscript(task, ghostscript, plain, out, count)
-            plain.unlink()
+            # Ghostscript reads the input as it is when qpdf opened it as it is; an
+            # encrypted one, or one whose metadata goes, is rewritten for it first.
+            source = task.source.path
+            if pdf.is_encrypted or opts.metadata == "strip":
+                source = task.output("plain.pdf")
+                save(pdf, source, keep_encryption=False)
+            _ghostscript(task, ghostscript, source, out, count)
+            if source != task.source.path:
+                source.unlink()
         else:
             images = _recompress_images(task, pdf) if opts.level == "balanced" else 0
             pdf.remove_unreferenced_resources()
