@@ -49,6 +49,7 @@ def test_converter_stops_promptly_while_waiting_for_the_jobs_service(
         for name in ("jobs", "image"):
             if name not in mesh.procs:
                 mesh.start_service(name)
+        mesh.wait_ready(30)  # the gateway has reconnected to the jobs service
     # The message went back to the stream: the restarted converter finishes the job.
     assert final_state(api, job["id"])["status"] == "succeeded"
 

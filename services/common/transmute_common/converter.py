@@ -153,6 +153,9 @@ class ConversionTask:
     options: dict[str, Any]
     output_dir: Path
     limits: dict[str, Any] = field(default_factory=dict)
+    # The target another converter makes from this engine's outputs (``target`` is then
+    # what that converter reads, e.g. png for pages it encodes as webp).
+    handoff_target: str = ""
 
 
 class ProgressFn(Protocol):

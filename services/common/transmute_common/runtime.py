@@ -49,8 +49,9 @@ from transmute_common.errors import (
     check_tenant,
     shown,
 )
-from transmute_common.formats import by_name, format_of
+from transmute_common.formats import BY_NAME, by_name, format_of
 from transmute_common.grpcutil import grpc_errors, start_server
+from transmute_common.handoff import ConverterClients, Handoff
 from transmute_common.jobs import (
     FileRef,
     Job,
@@ -111,6 +112,7 @@ class ConverterRuntime:
         store: ObjectStore,
         jobs: JobsClient,
         bus: Bus,
+        handoffs: list[Handoff] | None = None,
     ):
         self.service = service
         self.settings = settings
@@ -131,6 +133,8 @@ class ConverterRuntime:
             settings.engine_settings(),
             home=settings.work_dir,
         )
+        self.handoffs = handoffs or []
+        self.converters = ConverterClients(settings.converters, settings.convert_timeout_seconds)
         self.metrics = ConverterMetrics(service)
         self.pool.on_restart = self.metrics.restarted
         self._tracer = tracer(f"transmute.{service}")
@@ -205,25 +209,38 @@ class ConverterRuntime:
             await report(Progress(percent=10, phase="convert", message="converting"))
             out_dir = work / "out"
             out_dir.mkdir()
-            task = ConversionTask(operation, local_inputs, target, options, out_dir)
+            handoff = next((h for h in self.handoffs if h.applies(operation, target)), None)
+            task = ConversionTask(
+                operation,
+                local_inputs,
+                handoff.via if handoff else target,
+                options,
+                out_dir,
+                handoff_target=target if handoff else "",
+            )
             with self._tracer.start_as_current_span(
                 "convert", attributes={"transmute.operation": operation}
             ):
                 started = time.monotonic()
                 try:
-                    outputs = await self.pool.run(task, self._progress_forwarder(report))
+                    forward = self._progress_forwarder(report, 40 if handoff else 80)
+                    outputs = await self.pool.run(task, forward)
                 finally:
                     self.metrics.engine_time.record(
                         time.monotonic() - started,
                         {"service": self.service, "operation": operation},
                     )
-            await report(Progress(percent=90, phase="store", message="storing output"))
+            if handoff is None:
+                await report(Progress(percent=90, phase="store", message="storing output"))
+            # What another converter finishes is stored in a folder of its own first.
+            prefix = output_prefix + "handoff/" if handoff else output_prefix
+            extension = BY_NAME[handoff.via].extension if handoff else target_format.extension
             with self._tracer.start_as_current_span("store output"):
                 refs = []
-                names = output_names(inputs[0].name, outputs, target_format.extension)
+                names = output_names(inputs[0].name, outputs, extension)
                 for out, name in zip(outputs, names, strict=True):
-                    written.append(output_prefix + name)
-                    info = await self.store.put_file(output_prefix + name, out.path, out.media_type)
+                    written.append(prefix + name)
+                    info = await self.store.put_file(prefix + name, out.path, out.media_type)
                     refs.append(
                         FileRef(
                             key=info.key,
@@ -234,12 +251,61 @@ class ConverterRuntime:
                             details=out.details,
                         )
                     )
+            if handoff is not None:
+                refs = await self._hand_off(handoff, refs, target, output_prefix, report, written)
             return refs
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 
-    def _progress_forwarder(self, report: Report) -> ProgressFn:
-        """Maps the engine's 0..1 progress onto 10..90 %, at most one report per interval."""
+    async def _hand_off(
+        self,
+        handoff: Handoff,
+        sources: list[FileRef],
+        target: str,
+        output_prefix: str,
+        report: Report,
+        written: list[str],
+    ) -> list[FileRef]:
+        """``sources`` converted to ``target`` by another converter, stored under
+        ``output_prefix``; the intermediate files are removed whatever happens."""
+        tenant = output_prefix.split("/")[1]
+        extension = BY_NAME[target].extension
+        # Known before they exist, so a cancel in the middle removes them too.
+        written.extend(output_prefix + output_name(s.name, extension) for s in sources)
+        done: asyncio.Queue[int] = asyncio.Queue()
+
+        async def follow() -> None:
+            for count in range(1, len(sources) + 1):
+                await done.get()
+                await report(
+                    Progress(
+                        percent=50 + 40 * count / len(sources),
+                        phase="convert",
+                        message=f"{handoff.service}: {count} of {len(sources)} files",
+                    )
+                )
+
+        following = asyncio.create_task(follow())
+        try:
+            with self._tracer.start_as_current_span(
+                f"hand off to {handoff.service}", attributes={"transmute.target": target}
+            ):
+                outputs = await self.converters.convert_all(
+                    handoff.service, tenant, sources, target, output_prefix, done
+                )
+        finally:
+            following.cancel()
+            intermediate = {s.key for s in sources}
+            for key in intermediate:
+                with contextlib.suppress(TransmuteError):
+                    await self.store.delete_prefix(key)
+            written[:] = [k for k in written if k not in intermediate]
+        await report(Progress(percent=90, phase="store", message="stored output"))
+        return outputs
+
+    def _progress_forwarder(self, report: Report, span: float = 80) -> ProgressFn:
+        """Maps the engine's 0..1 progress onto 10..(10 + span) %, at most one report per
+        interval."""
         last = time.monotonic()  # short conversions send no engine progress at all
         pending: set[asyncio.Task[None]] = set()
 
@@ -255,7 +321,7 @@ class ConverterRuntime:
                 return
             last = now
             progress = Progress(
-                percent=10 + 80 * fraction,
+                percent=10 + span * fraction,
                 phase="convert",
                 message=message,
                 rate=rate,
@@ -333,9 +399,17 @@ class ConverterRuntime:
         except TransmuteError as err:
             reporter.stop()
             if err.status in (404, 409):
+                status = await self._status(r)
+                if status in (JobStatus.RUNNING, None) and not delivery.last_attempt:
+                    # Refused while the job still runs, or said to be gone (a job store
+                    # that has just come back, say): acking now could leave it running
+                    # for ever. The next delivery finds out again, and ends at once if
+                    # the job is gone for good.
+                    await delivery.nak(self.bus.backoff(delivery.attempt))
+                    return f"retry:{err.code}"
                 # Cancelled, failed or gone meanwhile: remove what this attempt wrote,
                 # unless another attempt succeeded (its outputs have the same names).
-                if not await self._succeeded(r):
+                if status is not JobStatus.SUCCEEDED:
                     await self._drop(written)
                 await delivery.ack()
                 return "dropped"
@@ -403,11 +477,13 @@ class ConverterRuntime:
 
         return asyncio.create_task(wait())
 
-    async def _succeeded(self, r: ConversionRequest) -> bool:
+    async def _status(self, r: ConversionRequest) -> JobStatus | None:
+        """The job's status now; SUCCEEDED when it cannot be told (what is stored is then
+        kept: the TTL sweep removes it in time), None when the job is gone."""
         try:
-            return (await self.jobs.get(r.tenant, r.job_id)).status is JobStatus.SUCCEEDED
-        except TransmuteError:
-            return True  # unknown: keep what is there; the TTL sweep removes it in time
+            return (await self.jobs.get(r.tenant, r.job_id)).status
+        except TransmuteError as err:
+            return None if err.status == 404 else JobStatus.SUCCEEDED
 
     async def _drop(self, written: list[str]) -> None:
         """Removes the outputs this attempt stored, and nothing else."""
@@ -523,7 +599,11 @@ class ConverterServicer(converter_pb2_grpc.ConverterServiceServicer):
 
 
 async def serve_converter(
-    service: str, factory_path: str, declared: Capabilities, settings: ConverterSettings
+    service: str,
+    factory_path: str,
+    declared: Capabilities,
+    settings: ConverterSettings,
+    handoffs: list[Handoff] | None = None,
 ) -> None:
     """Runs a converter service until SIGTERM or SIGINT: ``declared`` says what it can
     do, ``factory_path`` ("module:callable") builds its engine inside each worker.
@@ -537,7 +617,9 @@ async def serve_converter(
     jobs = JobsClient(settings.jobs_address)
     bus = Bus(settings)
     await bus.connect(f"transmute-{service}")
-    runtime = ConverterRuntime(service, factory_path, declared, settings, store, jobs, bus)
+    runtime = ConverterRuntime(
+        service, factory_path, declared, settings, store, jobs, bus, handoffs
+    )
     await runtime.start()
     store_started = False
 
@@ -592,6 +674,7 @@ async def serve_converter(
         await server.stop(grace=5)
         await bus.close()
         await runtime.pool.close()
+        await runtime.converters.close()
         await jobs.close()
         await store.close()
         shutdown_metrics()
