@@ -150,10 +150,13 @@ def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> No
         assert set(policy.spec.policy_types) == {"Ingress", "Egress"}
         if labels["app.kubernetes.io/component"] != "converter":
             continue
-        # Converters reach only DNS, NATS, the object store, the collector and jobs.
-        assert len(policy.spec.egress) == 5
+        # Converters reach only DNS, NATS, the object store, the collector, jobs, and
+        # the converters they call (pdf calls image).
+        name = labels["app.kubernetes.io/name"]
+        calls = {"transmute-pdf": ["transmute-image"]}.get(name, [])
+        assert len(policy.spec.egress) == 5 + len(calls)
         ports = {p.port for rule in policy.spec.egress for p in rule.ports}
-        object_store = ports - {53, 4222, 4317, 50052}
+        object_store = ports - {53, 4222, 4317, 50052, 50061}
         assert object_store in ({9000}, {443})  # in the cluster, or external
         pods = [
             peer.pod_selector.match_labels.get("app.kubernetes.io/name", "")
@@ -161,11 +164,17 @@ def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> No
             for peer in rule.to
             if peer.pod_selector and peer.pod_selector.match_labels
         ]
-        assert [n for n in pods if n.startswith("transmute-")] == ["transmute-jobs"]
+        assert sorted(n for n in pods if n.startswith("transmute-")) == sorted(
+            ["transmute-jobs", *calls]
+        )
         [ingress] = policy.spec.ingress
-        assert [
-            f.pod_selector.match_labels["app.kubernetes.io/component"] for f in ingress._from
-        ] == ["gateway"]
+        callers = [
+            f.pod_selector.match_labels.get("app.kubernetes.io/component")
+            or f.pod_selector.match_labels["app.kubernetes.io/name"]
+            for f in ingress._from
+        ]
+        expected = ["gateway", "transmute-pdf"] if name == "transmute-image" else ["gateway"]
+        assert callers == expected, name
 
 
 def test_configuration_reaches_every_service(docs: list[dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from google.protobuf import struct_pb2
 
 from scripts.mesh import Mesh
 from tests import documents
-from tests.e2e.conftest import convert, events, final_state
+from tests.e2e.conftest import convert, events, final_state, objects_under, wait_for
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 pytestmark = pytest.mark.e2e
@@ -179,3 +180,46 @@ def test_merge_over_grpc(channel: grpc.Channel, words: dict[str, bytes]) -> None
         c.chunk for c in stub.Download(gateway_pb2.DownloadRequest(job_id=job.id, name=out.name))
     )
     assert texts(data) == ["Alpha", "Bravo", "Charlie", "Delta", "Alpha", "Bravo"]
+
+
+def test_sigkill_of_the_pdf_converter_mid_job(
+    api: httpx.Client, mesh: Mesh, tmp_path: Path
+) -> None:
+    """Thirty pages rendered at 300 DPI take seconds: the service dies in the middle,
+    the job is delivered again and ends with every page, stored once."""
+    data = documents.text_pdf(tmp_path / "long.pdf", [f"Page{n}" for n in range(30)])
+    ident = upload(api, data.read_bytes(), "long.pdf")
+    job_id = submit(api, [ident], "to_images", target="png", dpi=300).json()["id"]
+    wait_for(lambda: api.get(f"/v1/jobs/{job_id}").json()["progress"]["phase"] == "convert")
+    mesh.kill("pdf", signal.SIGKILL)
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+    mesh.start_service("pdf")
+    done = final_state(api, job_id)
+    assert done["status"] == "succeeded", done
+    assert done["attempts"] >= 2
+    assert [o["name"] for o in done["outputs"]] == [f"long-page-{n}.png" for n in range(1, 31)]
+    assert len(objects_under(mesh, f"tenants/default/jobs/{job_id}")) == 30
+
+
+def test_pages_as_webp_are_encoded_by_the_image_service(
+    api: httpx.Client, mesh: Mesh, words: dict[str, bytes]
+) -> None:
+    """The PDF service renders PNG pages and hands them to the image service's Convert
+    API: the job lists WebP pages in order and keeps nothing in between."""
+    ident = upload(api, words["ab"], "ab.pdf")
+    resp = submit(api, [ident], "to_images", target="webp", dpi=60)
+    assert resp.status_code == 202, resp.text
+    stream = events(api, resp.json()["id"])
+    done = stream[-1][1]
+    assert done["status"] == "succeeded", done
+    assert [o["name"] for o in done["outputs"]] == ["ab-page-1.webp", "ab-page-2.webp"]
+    for out in done["outputs"]:
+        data = api.get(out["url"]).content
+        assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+        assert out["content_type"] == "image/webp" and out["size"] == len(data)
+    keys = objects_under(mesh, f"tenants/default/jobs/{done['id']}")
+    assert len(keys) == 2 and not any("handoff" in k for k in keys), keys
+    bundled = final_state(
+        api, submit(api, [ident], "to_images", target="avif", bundle=True).json()["id"]
+    )
+    assert bundled["status"] == "failed" and bundled["error"]["code"] == "invalid_options"

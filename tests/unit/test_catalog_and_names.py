@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pytest
 
+from transmute_common.converter import OptionSpec, OutputFile
 from transmute_common.errors import TransmuteError
-from transmute_common.runtime import output_name
+from transmute_common.runtime import output_name, output_names
 from transmute_gateway.catalog import validate_options
 from transmute_image.options import OPTION_SPECS
 
@@ -48,3 +51,36 @@ def test_options_must_be_an_object() -> None:
 )
 def test_output_names_are_safe(name: str, expected: str) -> None:
     assert output_name(name, "webp") == expected
+
+
+def test_several_outputs_are_named_by_their_parts() -> None:
+    def out(name: str) -> OutputFile:
+        return OutputFile(Path("/x") / name, name, "application/pdf")
+
+    assert output_names("report.pdf", [out("merged.pdf")], "pdf") == ["report.pdf"]
+    assert output_names("r.pdf", [out("page-1.pdf"), out("pages-2-3.pdf")], "pdf") == [
+        "r-page-1.pdf",
+        "r-pages-2-3.pdf",
+    ]
+    # The engine's extension wins (a bundle), and parts that clash are numbered.
+    assert output_names("r.pdf", [out("parts.zip")], "pdf") == ["r.zip"]
+    assert output_names("r.pdf", [out("a/x.png"), out("b/x.png")], "png") == [
+        "r-1.png",
+        "r-2.png",
+    ]
+    assert output_names("r.pdf", [out("../../evil"), out("ok")], "png") == [
+        "r-evil.png",
+        "r-ok.png",
+    ]
+
+
+def test_options_are_checked_against_the_operations_that_read_them() -> None:
+    specs = [
+        OptionSpec(name="angle", type="integer", description="", operations=["rotate"]),
+        OptionSpec(name="password", type="string", description=""),
+    ]
+    assert validate_options({"angle": 90}, specs, "rotate") == {"angle": 90}
+    assert validate_options({"password": "x"}, specs, "merge") == {"password": "x"}
+    with pytest.raises(TransmuteError) as err:
+        validate_options({"angle": 90}, specs, "merge")
+    assert err.value.code == "invalid_options" and err.value.details == {"known": ["password"]}

@@ -2,6 +2,7 @@
 can say it even where an engine cannot load."""
 
 from transmute_common.converter import Capabilities, Conversion
+from transmute_common.handoff import Handoff
 from transmute_pdf.options import OPTION_SPECS
 
 MAX_MERGE = 100
@@ -20,6 +21,9 @@ PDF_OPERATIONS = [
     "metadata",
 ]
 IMAGE_TARGETS = ["png", "jpeg"]
+# Rendered as PNG here, encoded by the image service through its Convert API.
+HANDED_OFF_TARGETS = ["webp", "avif"]
+HANDOFFS = [Handoff("to_images", frozenset(HANDED_OFF_TARGETS), via="png", service="image")]
 # Lossless into a PDF as they are (img2pdf embeds the JPEG or PNG data).
 IMAGE_INPUTS = ["jpeg", "png"]
 
@@ -28,7 +32,9 @@ CAPABILITIES = Capabilities(
     conversions=[
         *(Conversion(operation=op, inputs=["pdf"], outputs=["pdf"]) for op in PDF_OPERATIONS),
         Conversion(operation="merge", inputs=["pdf"], outputs=["pdf"], max_inputs=MAX_MERGE),
-        Conversion(operation="to_images", inputs=["pdf"], outputs=IMAGE_TARGETS),
+        Conversion(
+            operation="to_images", inputs=["pdf"], outputs=IMAGE_TARGETS + HANDED_OFF_TARGETS
+        ),
         Conversion(operation="to_text", inputs=["pdf"], outputs=["txt"]),
         Conversion(
             operation="from_images", inputs=IMAGE_INPUTS, outputs=["pdf"], max_inputs=MAX_IMAGES

@@ -66,6 +66,11 @@ class PdfConverter(Converter):
                 code="unsupported_operation",
             )
         options = PdfOptions.parse(task.options)
+        if options.bundle and task.handoff_target:
+            raise InvalidArgument(
+                f"bundle makes a zip of PNG or JPEG pages, not of {task.handoff_target}",
+                code="invalid_options",
+            )
         pdf_task = PdfTask(task.inputs, options, task.output_dir, self.config, progress)
         outputs = run(pdf_task, task.target)
         progress(1.0, "done")

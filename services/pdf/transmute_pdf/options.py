@@ -158,7 +158,7 @@ OPTION_SPECS = [
     _spec(
         "bundle",
         "boolean",
-        "split, to_images: one zip holding every file instead of one output per file",
+        "split, to_images (png, jpeg): one zip holding every file instead of one output per file",
         ["split", "to_images"],
         default="false",
     ),
