@@ -193,3 +193,54 @@ async def test_without_a_public_address_downloads_are_not_presigned(
     url = await open_object_store(public).presigned_url("tenants/t1/a", "a")
     assert url is not None and url.startswith("https://files.example.com/")
     assert "X-Amz-Signature=" in url
+
+
+async def test_a_stalled_store_holds_the_upload_to_a_few_parts(tmp_path: Path) -> None:
+    """While the store answers nothing, the upload reads at most the parts in flight plus
+    the one filling, never the whole body; cancelled, it leaves no object behind."""
+    import asyncio
+    import signal
+
+    from minio import Minio
+
+    from tests.servers import MINIO_PASSWORD, MINIO_USER, minio_server
+    from transmute_common.objectstore.s3 import PARTS_IN_FLIGHT
+
+    server = minio_server(tmp_path)
+    server.start()
+    try:
+        part = 5 * 1024 * 1024
+        settings = Settings(
+            object_store_url=f"s3://127.0.0.1:{server.port}/stall",
+            s3_access_key=MINIO_USER,
+            s3_secret_key=MINIO_PASSWORD,
+            s3_part_size=part,
+        )
+        store = open_object_store(settings)
+        await store.start()
+        pulled = 0
+
+        async def endless() -> AsyncIterator[bytes]:
+            nonlocal pulled
+            block = b"s" * (1 << 20)
+            while True:
+                pulled += len(block)
+                yield block
+                await asyncio.sleep(0)
+
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            upload = asyncio.create_task(store.put("tenants/t1/stalled", endless(), "image/png"))
+            await asyncio.sleep(3)
+            assert not upload.done()
+            assert pulled <= (PARTS_IN_FLIGHT + 2) * part + (1 << 20)
+            upload.cancel()
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(upload, 60)
+        client = Minio(f"127.0.0.1:{server.port}", MINIO_USER, MINIO_PASSWORD, secure=False)
+        assert list(client.list_objects("stall", prefix="tenants/", recursive=True)) == []
+    finally:
+        server.stop()

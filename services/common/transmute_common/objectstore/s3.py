@@ -2,13 +2,13 @@
 
 The minio client is synchronous; every call runs in a worker thread. Uploads of unknown
 length are streamed as multipart uploads with a bounded number of parts in flight, so
-memory stays flat whatever the size.
+memory stays flat whatever the size. Only minio's public API is used.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import hashlib
 import math
 import os
@@ -22,7 +22,6 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
-from minio.datatypes import Part
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 from urllib3.exceptions import HTTPError
@@ -34,6 +33,62 @@ from transmute_common.settings import Settings
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
 PARTS_IN_FLIGHT = 2
 LIFECYCLE_RULE = "transmute-result-ttl"
+
+
+class _ReadFailed(OSError):
+    """The stream being uploaded failed (the client went away, a limit was hit)."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+class _ChunkReader:
+    """A blocking ``read(size)`` for minio's upload thread over an async chunk stream
+    owned by the event loop. Each read returns ``size`` bytes (fewer only at the end),
+    so minio joins no small pieces; the digest is taken here, off the event loop."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], loop: asyncio.AbstractEventLoop):
+        self._chunks = aiter(chunks)
+        self._loop = loop
+        self._pending: concurrent.futures.Future[bytes] | None = None
+        self._stopped = False
+        self._buffer = bytearray()
+        self._eof = False
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    async def _next(self) -> bytes:
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            return b""
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._pending is not None:
+            self._pending.cancel()
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._buffer) < size) and not self._eof:
+            if self._stopped:
+                raise _ReadFailed(asyncio.CancelledError())
+            self._pending = asyncio.run_coroutine_threadsafe(self._next(), self._loop)
+            try:
+                chunk = self._pending.result()
+            except BaseException as exc:
+                raise _ReadFailed(exc) from exc
+            if not chunk:
+                self._eof = True
+            self._buffer += chunk
+        if size < 0 or size >= len(self._buffer):
+            data, self._buffer = bytes(self._buffer), bytearray()
+        else:
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        self.size += len(data)
+        self.digest.update(data)
+        return data
 
 
 def _translate(exc: Exception, key: str) -> Exception:
@@ -149,78 +204,37 @@ class S3Store(ObjectStore):
         await self._call("", self._client.bucket_exists, self._bucket)
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], content_type: str) -> ObjectInfo:
-        """Streams into a multipart upload: at most ``PARTS_IN_FLIGHT`` parts upload while
-        the next one fills, so memory stays near (PARTS_IN_FLIGHT + 1) x part size.
-        minio's public put_object queues parts without bound; its part calls are used
-        directly instead. Any failure aborts the upload: no partial object appears."""
+        """Streams into minio's public ``put_object`` (length unknown): it uploads up to
+        ``PARTS_IN_FLIGHT`` parts at once while the next one fills and blocks the reader
+        beyond that, so memory stays near (PARTS_IN_FLIGHT + 1) x part size. Any failure
+        or cancellation aborts the multipart upload: no partial object appears."""
         check_key(key)
-        digest = hashlib.sha256()
-        size = 0
-        buffer = bytearray()
-        upload_id: str | None = None
-        parts: list[Part] = []
-        sending: set[asyncio.Task[None]] = set()
-        slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
-        headers = {"Content-Type": content_type}
-
-        async def send(number: int, data: bytes) -> None:
-            try:
-                etag = await self._call(
-                    key, self._client._upload_part, self._bucket, key, data, None, upload_id, number
-                )
-                parts.append(Part(number, etag))
-            finally:
-                slots.release()
-
-        async def dispatch(data: bytes) -> None:
-            nonlocal upload_id
-            if upload_id is None:
-                upload_id = await self._call(
-                    key, self._client._create_multipart_upload, self._bucket, key, headers
-                )
-            await slots.acquire()
-            failed = [t for t in sending if t.done() and t.exception()]
-            if failed:
-                slots.release()
-                raise failed[0].exception()  # type: ignore[misc]
-            sending.add(asyncio.create_task(send(len(sending) + 1, data)))
-
+        reader = _ChunkReader(chunks, asyncio.get_running_loop())
+        upload = asyncio.ensure_future(
+            self._call(
+                key,
+                self._client.put_object,
+                self._bucket,
+                key,
+                reader,
+                -1,
+                content_type=content_type,
+                part_size=self._part_size,
+                num_parallel_uploads=PARTS_IN_FLIGHT,
+            )
+        )
         try:
-            async for chunk in chunks:
-                buffer += chunk
-                size += len(chunk)
-                if len(buffer) >= self._part_size:
-                    data, buffer = bytes(buffer), bytearray()
-                    await asyncio.to_thread(digest.update, data)
-                    await dispatch(data)
-            data = bytes(buffer)
-            digest.update(data)
-            if upload_id is None:
-                await self._call(key, self._client._put_object, self._bucket, key, data, headers)
-            else:
-                if data:
-                    await dispatch(data)
-                await asyncio.gather(*sending)
-                parts.sort(key=lambda part: part.part_number)
-                await self._call(
-                    key,
-                    self._client._complete_multipart_upload,
-                    self._bucket,
-                    key,
-                    upload_id,
-                    parts,
-                )
-        except BaseException:
-            for task in sending:
-                task.cancel()
-            await asyncio.gather(*sending, return_exceptions=True)
-            if upload_id is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(
-                        self._client._abort_multipart_upload, self._bucket, key, upload_id
-                    )
+            await asyncio.shield(upload)
+        except asyncio.CancelledError:
+            # The thread goes on until its next read: stop it there and let it abort.
+            reader.stop()
+            await asyncio.gather(upload, return_exceptions=True)
             raise
-        return ObjectInfo(key, size, digest.hexdigest(), content_type)
+        except Unavailable as exc:
+            if isinstance(exc.__cause__, _ReadFailed):
+                raise exc.__cause__.error from None
+            raise
+        return ObjectInfo(key, reader.size, reader.digest.hexdigest(), content_type)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> ObjectInfo:
         check_key(key)
