@@ -13,7 +13,13 @@ import pytest
 from scripts.mesh import Mesh
 from tests import images
 from tests.e2e.conftest import convert, final_state, objects_under, wait_for
-from transmute_common.bus import MSG_ID, TENANT_HEADER, Bus, ConversionRequest
+from transmute_common.bus import (
+    MSG_ID,
+    TENANT_HEADER,
+    Bus,
+    ConversionRequest,
+    conversion_subject,
+)
 from transmute_common.jobs import FileRef
 from transmute_common.jobs_client import JobsClient
 from transmute_common.settings import Settings
@@ -30,7 +36,7 @@ def publish(mesh: Mesh, request: ConversionRequest) -> None:
         await bus.connect("test")
         try:
             await bus.js.publish(
-                f"convert.{request.service}",
+                conversion_subject(request.service, uuid.uuid4().hex),
                 request.model_dump_json().encode(),
                 headers={MSG_ID: uuid.uuid4().hex, TENANT_HEADER: request.tenant},
             )

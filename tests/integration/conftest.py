@@ -37,15 +37,37 @@ async def object_store(
     await s.close()
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
-async def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
+async def _open_job_store(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[JobStore]:
+    s: JobStore
+    if kind == "sqlite":
+        s = open_job_store(f"sqlite:///{tmp_path / 'jobs.db'}")
     else:
         base = request.getfixturevalue("mongo_url").rsplit("/", 1)[0]
         url = f"{base}/contract_{uuid.uuid4().hex[:8]}"
-    s = open_job_store(url)
+        # "mongo-path": the code path MongoDB itself takes (conditional updates without
+        # version claims), run on FerretDB for everything but races, which only an
+        # atomic server can win.
+        from transmute_common.jobstore.mongo import MongoJobStore
+
+        s = MongoJobStore(url, claims=False) if kind == "mongo-path" else open_job_store(url)
     await s.start()
     await s.start()  # idempotent
     yield s
     await s.close()
+
+
+@pytest.fixture(params=["sqlite", "mongo", "mongo-path"])
+async def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+    async for s in _open_job_store(request.param, request, tmp_path):
+        yield s
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+async def atomic_job_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[JobStore]:
+    """The stores whose compare-and-set is atomic on the servers the tests have."""
+    async for s in _open_job_store(request.param, request, tmp_path):
+        yield s

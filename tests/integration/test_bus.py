@@ -27,6 +27,7 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
     await b.connect("test")
     yield b
     await b.js.delete_stream(settings.stream_name)
+    await b.js.delete_stream(b.advisory_stream)
     await b.close()
 
 
@@ -102,6 +103,19 @@ async def test_heartbeats_keep_long_work_from_redelivery(bus: Bus) -> None:
     assert attempts == [1]
 
 
+async def exhaust(bus: Bus, j: Job) -> None:
+    """Delivers ``j`` until its deliveries run out, as if the worker died every time."""
+    await bus.publish_conversion(j)
+    attempts: list[int] = []
+
+    async def never_acks(d: Delivery) -> None:
+        attempts.append(d.attempt)  # no ack, no nak
+
+    bus.settings.heartbeat_seconds = 60  # no heartbeats either
+    await consume(bus, "image", never_acks, 5.0)
+    assert attempts == [1, 2, 3]
+
+
 async def test_exhausted_deliveries_are_reported_and_removed(bus: Bus) -> None:
     j = job()
     exhausted: list[tuple[str, str, int]] = []
@@ -109,19 +123,70 @@ async def test_exhausted_deliveries_are_reported_and_removed(bus: Bus) -> None:
     async def on_exhausted(tenant: str, job_id: str, deliveries: int) -> None:
         exhausted.append((tenant, job_id, deliveries))
 
-    await bus.on_exhausted(on_exhausted)
-    await bus.publish_conversion(j)
-    attempts: list[int] = []
-
-    async def never_acks(d: Delivery) -> None:
-        attempts.append(d.attempt)  # as if the worker died: no ack, no nak
-
-    bus.settings.heartbeat_seconds = 60  # no heartbeats either
-    await consume(bus, "image", never_acks, 5.0)
-    assert attempts == [1, 2, 3]
+    stop = asyncio.Event()
+    watching = asyncio.create_task(bus.consume_exhausted(on_exhausted, stop))
+    await exhaust(bus, j)
+    await wait_for(lambda: len(exhausted) == 1)
+    stop.set()
+    await asyncio.wait_for(watching, 10)
     assert exhausted == [("t1", j.id, 3)]
     info = await bus.js.stream_info(bus.settings.stream_name)
     assert info.state.messages == 0
+    assert await bus.conversion_in_stream(j) is None
+
+
+async def test_an_advisory_waits_for_a_listener_and_a_failed_callback_sees_it_again(
+    bus: Bus,
+) -> None:
+    """Advisories are core NATS messages: without their stream, one raised while no jobs
+    service listened, or whose handler failed, was gone and its job ran for ever."""
+    j = job()
+    await exhaust(bus, j)  # nobody listens yet
+    assert await bus.conversion_in_stream(j) is not None
+    calls: list[str] = []
+
+    async def flaky(tenant: str, job_id: str, deliveries: int) -> None:
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise RuntimeError("job store away")
+
+    stop = asyncio.Event()
+    watching = asyncio.create_task(bus.consume_exhausted(flaky, stop))
+    await wait_for(lambda: len(calls) == 2, seconds=15)
+    await wait_for_async(lambda: bus.conversion_in_stream(j), None)
+    stop.set()
+    await asyncio.wait_for(watching, 10)
+    assert calls == [j.id, j.id]
+    advisories = await bus.js.stream_info(bus.advisory_stream)
+    assert advisories.state.messages == 0
+
+
+async def test_the_stream_says_whether_a_job_is_queued(bus: Bus) -> None:
+    queued, other = job(), job()
+    assert await bus.conversion_in_stream(queued) is None
+    await bus.publish_conversion(queued)
+    assert await bus.conversion_in_stream(queued) is not None
+    assert await bus.conversion_in_stream(other) is None
+
+    async def handle(d: Delivery) -> None:
+        await d.ack()
+
+    await consume(bus, "image", handle, 1.5)
+    assert await bus.conversion_in_stream(queued) is None
+
+
+async def wait_for(check, seconds: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def wait_for_async(read, expected, seconds: float = 10) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + seconds
+    while await read() != expected:
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_replica_never_resets_the_shared_consumer(bus: Bus) -> None:
@@ -134,7 +199,7 @@ async def test_a_replica_never_resets_the_shared_consumer(bus: Bus) -> None:
         stream,
         ConsumerConfig(
             durable_name="image",
-            filter_subject="convert.image",
+            filter_subject="convert.image.*",
             ack_policy=AckPolicy.EXPLICIT,
             replay_policy=ReplayPolicy.ORIGINAL,
             ack_wait=30,

@@ -1,4 +1,5 @@
-"""One contract, every job store: SQLite and a MongoDB-wire server (FerretDB)."""
+"""One contract, every job store: SQLite, and a MongoDB-wire server (FerretDB) both
+with version claims (FerretDB's path) and without (MongoDB's path)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ async def test_compare_and_set(store: JobStore) -> None:
     assert (await store.get("t1", j.id)).progress.percent == 10
 
 
-async def test_concurrent_workers_never_move_progress_back(store: JobStore) -> None:
+async def test_concurrent_workers_never_move_progress_back(atomic_job_store: JobStore) -> None:
+    store = atomic_job_store
     j, _ = await store.create(job())
 
     async def worker(percents: list[float]) -> None:
@@ -99,7 +101,8 @@ async def test_concurrent_workers_never_move_progress_back(store: JobStore) -> N
     assert final.version == 9  # every one of the eight updates landed exactly once
 
 
-async def test_terminal_state_survives_a_racing_writer(store: JobStore) -> None:
+async def test_terminal_state_survives_a_racing_writer(atomic_job_store: JobStore) -> None:
+    store = atomic_job_store
     j, _ = await store.create(job())
     done = model.complete(j, [])
     late = model.report_progress(j, 1, Progress(percent=50))
@@ -125,6 +128,41 @@ async def test_expired_jobs_are_taken_once(store: JobStore) -> None:
     assert (await store.get("exp", fresh.id)).id == fresh.id
 
 
+async def test_stale_live_jobs_are_found_oldest_first(store: JobStore) -> None:
+    tenant = f"stale{utcnow().timestamp():.0f}"
+    old_queued, old_running, old_done, fresh = (job(tenant) for _ in range(4))
+    long_ago = utcnow() - timedelta(minutes=10)
+    for j in (old_queued, old_running, old_done):
+        j.created_at = j.updated_at = long_ago
+    old_queued.created_at = long_ago - timedelta(seconds=1)
+    for j in (old_queued, old_running, old_done, fresh):
+        await store.create(j)
+    # The changes below happen now, so they make a job fresh: write them as made then.
+    for j, status in ((old_running, JobStatus.RUNNING), (old_done, JobStatus.SUCCEEDED)):
+        changed = j.model_copy(update={"status": status, "version": 2, "updated_at": long_ago})
+        assert await store.replace(changed, 1)
+    found = await store.stale_live_jobs(utcnow() - timedelta(minutes=1))
+    assert [j.id for j in found if j.tenant == tenant] == [old_queued.id, old_running.id]
+    # Any change counts as activity.
+    await store.update(
+        tenant, old_running.id, lambda cur: model.report_progress(cur, 1, Progress(percent=5))
+    )
+    found = await store.stale_live_jobs(utcnow() - timedelta(minutes=1))
+    assert [j.id for j in found if j.tenant == tenant] == [old_queued.id]
+
+
+async def test_an_upload_is_in_use_while_a_live_job_reads_it(store: JobStore) -> None:
+    j = job("uses")
+    key = j.inputs[0].key
+    assert not await store.upload_in_use("uses", key)
+    await store.create(j)
+    assert await store.upload_in_use("uses", key)
+    assert not await store.upload_in_use("uses", key + "x")
+    assert not await store.upload_in_use("other", key)
+    await store.update("uses", j.id, model.cancel)
+    assert not await store.upload_in_use("uses", key)
+
+
 async def test_update_applies_a_checked_step(store: JobStore) -> None:
     j, _ = await store.create(job())
     updated, changed = await store.update(
@@ -141,3 +179,15 @@ async def test_update_applies_a_checked_step(store: JobStore) -> None:
     with pytest.raises(NotFound):
         await store.update("t2", j.id, model.cancel)
     assert (await store.get("t1", j.id)).status is JobStatus.CANCELLED
+
+
+def test_mongodb_keeps_expired_jobs_until_the_sweeper_had_its_chance() -> None:
+    """A TTL index expiring jobs at ``expires_at`` raced the sweeper: MongoDB removed the
+    job first and its outputs stayed in the store until the bucket's whole-day rule.
+    (FerretDB has no TTL indexes, so the index is checked as MongoDB receives it.)"""
+    from transmute_common.jobstore.mongo import INDEXES, TTL_GRACE_SECONDS
+    from transmute_jobs.config import JobsSettings
+
+    [ttl] = [options for _, options in INDEXES if "expireAfterSeconds" in options]
+    assert ttl["expireAfterSeconds"] == TTL_GRACE_SECONDS
+    assert 60 * JobsSettings().sweep_interval_seconds <= TTL_GRACE_SECONDS

@@ -80,3 +80,32 @@ async def test_upload_sweeps_list_only_the_minutes_since_the_last(
     assert "tenants/" not in listed and PREFIX not in listed
     assert all(p.startswith(PREFIX) and p.count("/") == 3 for p in listed)
     assert len(listed) <= 4  # one listing per minute that passed
+
+
+async def test_an_expired_upload_a_live_job_reads_is_kept(
+    job_store: JobStore, object_store: ObjectStore
+) -> None:
+    """Uploads went by age alone: a job queued behind a long backlog lost its input."""
+    from transmute_common import jobs as model
+    from transmute_jobs.sweeper import IN_USE_RECHECK
+
+    now = utcnow()
+    key = "tenants/use/uploads/queued"
+    await object_store.put(key, chunks(b"in"), "image/jpeg")
+    await mark_upload(object_store, "use", "queued", now - timedelta(minutes=2))
+    job = Job(tenant="use", service="image", target="webp", inputs=[FileRef(key=key, name="q")])
+    await job_store.create(job.with_ttl(3600))
+    uploads = UploadExpiry(object_store)
+
+    assert await sweep_once(job_store, object_store, uploads, now) == 0
+    assert (await object_store.stat(key)).size == 2
+    later = now + IN_USE_RECHECK
+    markers = [m.key for m in await object_store.list_objects(PREFIX)]
+    assert markers == [marker_key("use", "queued", later)]
+
+    await job_store.update("use", job.id, model.cancel)
+    after = later + timedelta(minutes=2)
+    assert await sweep_once(job_store, object_store, uploads, after) == 1
+    with pytest.raises(NotFound):
+        await object_store.stat(key)
+    assert await object_store.list_objects(PREFIX) == []

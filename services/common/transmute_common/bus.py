@@ -1,8 +1,11 @@
 """NATS JetStream: the conversion work queue and the job-event fan-out.
 
-* ``convert.<service>`` subjects live in one work-queue stream with file storage.
-  Each converter service has one durable pull consumer with explicit acks; publishes
-  are de-duplicated by job id (``Nats-Msg-Id``).
+* ``convert.<service>.<job id>`` subjects live in one work-queue stream with file
+  storage. Each converter service has one durable pull consumer with explicit acks;
+  publishes are de-duplicated by job id (``Nats-Msg-Id``). One subject per job lets
+  the jobs service ask the stream whether a job's request is still there.
+* The server's max-deliveries advisories are kept in a second stream, so none is lost
+  while no jobs service listens, and each is acked only once its job is failed.
 * ``jobs.events.<tenant>.<job id>`` (core NATS) carries every job change from the jobs
   service replica that made it to every replica with a watcher.
 """
@@ -43,8 +46,11 @@ _tracer = tracer("transmute.bus")
 
 MSG_ID = "Nats-Msg-Id"
 TENANT_HEADER = "Transmute-Tenant"
+JOB_HEADER = "Transmute-Job"
 DUPLICATE_WINDOW_SECONDS = 600.0
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.*"
+ADVISORY_CONSUMER = "jobs-exhausted"
+ADVISORY_MAX_AGE_SECONDS = 7 * 86400
 
 
 class ConversionRequest(BaseModel):
@@ -85,6 +91,10 @@ def messaging_attributes(subject: str, message_id: str, operation: str) -> dict[
 
 def output_prefix(tenant: str, job_id: str) -> str:
     return f"tenants/{tenant}/jobs/{job_id}/"
+
+
+def conversion_subject(service: str, job_id: str) -> str:
+    return f"convert.{service}.{job_id}"
 
 
 def job_events_subject(tenant: str, job_id: str) -> str:
@@ -167,6 +177,22 @@ class Bus:
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         )
+        await self._add_or_update(config)
+        await self._add_or_update(
+            StreamConfig(
+                name=self.advisory_stream,
+                subjects=[MAX_DELIVERIES_ADVISORY.format(stream=self.settings.stream_name)],
+                retention=RetentionPolicy.WORK_QUEUE,
+                storage=StorageType.FILE,
+                max_age=ADVISORY_MAX_AGE_SECONDS,
+            )
+        )
+
+    @property
+    def advisory_stream(self) -> str:
+        return f"{self.settings.stream_name}_EXHAUSTED"
+
+    async def _add_or_update(self, config: StreamConfig) -> None:
         try:
             await self.js.add_stream(config)
         except BadRequestError:
@@ -174,15 +200,18 @@ class Bus:
 
     # --- conversion requests -------------------------------------------------------
 
-    async def publish_conversion(self, job: Job) -> bool:
-        """Queues the job's conversion; returns False if it was a duplicate publish."""
+    async def publish_conversion(self, job: Job, message_id: str = "") -> bool:
+        """Queues the job's conversion; returns False if it was a duplicate publish.
+        The message id defaults to the job id; a re-publish passes its own."""
         request = ConversionRequest.for_job(job)
-        subject = f"convert.{job.service}"
+        subject = conversion_subject(job.service, job.id)
+        # Spans name the service's subject, not the per-job one (bounded cardinality).
+        destination = f"convert.{job.service}"
         with _tracer.start_as_current_span(
-            f"send {subject}",
+            f"send {destination}",
             kind=trace.SpanKind.PRODUCER,
             attributes={
-                **messaging_attributes(subject, job.id, "send"),
+                **messaging_attributes(destination, job.id, "send"),
                 "transmute.job_id": job.id,
             },
         ) as span:
@@ -192,7 +221,13 @@ class Bus:
                 ack = await self.js.publish(
                     subject,
                     request.model_dump_json().encode(),
-                    headers=inject_headers({MSG_ID: job.id, TENANT_HEADER: job.tenant}),
+                    headers=inject_headers(
+                        {
+                            MSG_ID: message_id or job.id,
+                            JOB_HEADER: job.id,
+                            TENANT_HEADER: job.tenant,
+                        }
+                    ),
                     stream=self.settings.stream_name,
                 )
             except (TimeoutError, nats.errors.Error) as exc:
@@ -219,7 +254,7 @@ class Bus:
         s = self.settings
         config = ConsumerConfig(
             durable_name=service,
-            filter_subject=f"convert.{service}",
+            filter_subject=f"convert.{service}.*",
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=s.ack_wait_seconds,
@@ -227,13 +262,7 @@ class Bus:
             # A fleet-wide cap: every replica of the service shares this consumer.
             max_ack_pending=s.max_ack_pending,
         )
-        try:
-            # Creates the durable, or updates what may change of an existing one.
-            await self.js.add_consumer(s.stream_name, config)
-        except APIError as exc:
-            # The durable is shared by every replica: one replica never deletes it. A
-            # setting that cannot change on a live consumer keeps its old value.
-            log.error("consumer_config_not_applied", consumer=service, error=str(exc))
+        await self._add_or_update_consumer(s.stream_name, config)
         sub = await self.js.pull_subscribe_bind(durable=service, stream=s.stream_name)
         slots = asyncio.Semaphore(concurrency)
         tasks: set[asyncio.Task[None]] = set()
@@ -303,36 +332,98 @@ class Bus:
         steps = self.settings.redelivery_backoff or [1.0]
         return steps[min(attempt - 1, len(steps) - 1)]
 
+    # --- what the stream holds for a job ----------------------------------------------
+
+    async def conversion_in_stream(self, job: Job) -> int | None:
+        """The stream sequence of the job's conversion request, or None when the stream
+        holds none (never published, or already acked or removed)."""
+        try:
+            msg = await self.js.get_last_msg(
+                self.settings.stream_name, conversion_subject(job.service, job.id)
+            )
+        except NotFoundError:
+            return None
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise Unavailable(f"message bus unavailable: {exc}", code="bus_unavailable") from exc
+        return int(msg.seq or 0) or None
+
+    async def remove_conversion(self, seq: int) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_msg(self.settings.stream_name, seq)
+
     # --- exhausted deliveries --------------------------------------------------------
 
-    async def on_exhausted(
-        self, callback: Callable[[str, str, int], Awaitable[None]]
-    ) -> Subscription:
-        """Calls ``callback(tenant, job_id, deliveries)`` for each conversion request that ran
-        out of deliveries without an ack (e.g. a converter crashing on every attempt),
-        then removes the message from the stream."""
-        stream = self.settings.stream_name
-
-        async def on_advisory(msg: Msg) -> None:
-            try:
-                advisory = json.loads(msg.data)
-                seq = int(advisory["stream_seq"])
-                stored = await self.js.get_msg(stream, seq)
-            except NotFoundError:
-                return  # already acked or removed
-            except (ValueError, KeyError, nats.errors.Error) as exc:
-                log.warning("advisory_unreadable", error=str(exc))
-                return
-            headers = stored.headers or {}
-            job_id, tenant = headers.get(MSG_ID, ""), headers.get(TENANT_HEADER, "")
-            if job_id and tenant:
-                await callback(tenant, job_id, int(advisory.get("deliveries", 0)))
-            with contextlib.suppress(nats.errors.Error):
-                await self.js.delete_msg(stream, seq)
-
-        return await self.nc.subscribe(
-            MAX_DELIVERIES_ADVISORY.format(stream=stream), queue="jobs", cb=on_advisory
+    async def consume_exhausted(
+        self, callback: Callable[[str, str, int], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        """Calls ``callback(tenant, job_id, deliveries)`` for each conversion request that
+        ran out of deliveries without an ack (e.g. a converter crashing on every attempt),
+        then removes the request from the stream. The advisories come from their own
+        stream through a durable consumer shared by the jobs service's replicas: one is
+        acked only after the callback returned, so a failing callback sees it again."""
+        await self._add_or_update_consumer(
+            self.advisory_stream,
+            ConsumerConfig(
+                durable_name=ADVISORY_CONSUMER,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.settings.ack_wait_seconds,
+                max_deliver=-1,
+            ),
         )
+        sub = await self.js.pull_subscribe_bind(
+            durable=ADVISORY_CONSUMER, stream=self.advisory_stream
+        )
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(batch=10, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except nats.errors.Error as exc:
+                log.warning("fetch_failed", error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                try:
+                    await self._exhausted(msg, callback)
+                except Exception:
+                    log.exception("exhausted_delivery_not_handled")
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=self.backoff(msg.metadata.num_delivered or 1))
+                    continue
+                with contextlib.suppress(Exception):
+                    await msg.ack()
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+
+    async def _exhausted(
+        self, advisory_msg: Msg, callback: Callable[[str, str, int], Awaitable[None]]
+    ) -> None:
+        try:
+            advisory = json.loads(advisory_msg.data)
+            seq = int(advisory["stream_seq"])
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("advisory_unreadable", error=str(exc))
+            return
+        try:
+            stored = await self.js.get_msg(self.settings.stream_name, seq)
+        except NotFoundError:
+            return  # acked or removed since
+        headers = stored.headers or {}
+        job_id = headers.get(JOB_HEADER) or headers.get(MSG_ID, "")
+        tenant = headers.get(TENANT_HEADER, "")
+        if job_id and tenant:
+            await callback(tenant, job_id, int(advisory.get("deliveries", 0)))
+        await self.remove_conversion(seq)
+
+    async def _add_or_update_consumer(self, stream: str, config: ConsumerConfig) -> None:
+        try:
+            # Creates the durable, or updates what may change of an existing one.
+            await self.js.add_consumer(stream, config)
+        except APIError as exc:
+            # The durable is shared by every replica: one replica never deletes it. A
+            # setting that cannot change on a live consumer keeps its old value.
+            log.error("consumer_config_not_applied", consumer=config.durable_name, error=str(exc))
 
     # --- job events --------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import uuid4
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from transmute.jobs.v1 import jobs_pb2
 from transmute_common.errors import Conflict
@@ -25,6 +25,9 @@ class JobStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+LIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class FileRef(BaseModel):
@@ -92,9 +95,21 @@ class Job(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None
+    # The last change of any kind (the reconciler looks for jobs left alone too long).
+    updated_at: datetime | None = None
     trace_id: str = ""
     version: int = 1
     idempotency_key: str | None = None
+
+    @model_validator(mode="after")
+    def _updated_since_creation(self) -> Job:
+        if self.updated_at is None:
+            self.updated_at = self.created_at
+        return self
+
+    @property
+    def last_change(self) -> datetime:
+        return self.updated_at or self.created_at
 
     def with_ttl(self, seconds: int) -> Job:
         return self.model_copy(update={"expires_at": self.created_at + timedelta(seconds=seconds)})
@@ -104,7 +119,7 @@ class Job(BaseModel):
 
 
 def _next(job: Job, **changes: Any) -> Job:
-    return job.model_copy(update={**changes, "version": job.version + 1})
+    return job.model_copy(update={**changes, "version": job.version + 1, "updated_at": utcnow()})
 
 
 def _refuse_if_terminal(job: Job, action: str) -> None:
@@ -265,6 +280,7 @@ def job_to_pb(job: Job) -> jobs_pb2.Job:
         started_at=_ts(job.started_at),
         finished_at=_ts(job.finished_at),
         expires_at=_ts(job.expires_at),
+        updated_at=_ts(job.updated_at),
         trace_id=job.trace_id,
         version=job.version,
         idempotency_key=job.idempotency_key or "",
@@ -289,6 +305,7 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
         started_at=_dt(pb.started_at, pb.HasField("started_at")),
         finished_at=_dt(pb.finished_at, pb.HasField("finished_at")),
         expires_at=_dt(pb.expires_at, pb.HasField("expires_at")),
+        updated_at=_dt(pb.updated_at, pb.HasField("updated_at")),
         trace_id=pb.trace_id,
         version=pb.version,
         idempotency_key=pb.idempotency_key or None,

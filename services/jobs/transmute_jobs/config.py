@@ -10,3 +10,10 @@ class JobsSettings(Settings):
     mongo_write_concern: str = "majority"
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
     watch_resync_seconds: float = Field(default=15.0, gt=0)
+    # Live jobs unchanged this long are checked against the conversion stream.
+    reconcile_interval_seconds: float = Field(default=30.0, gt=0)
+    reconcile_after_seconds: float = Field(default=120.0, gt=0)
+    # A job whose attempts are spent and that stayed unchanged this long (longer than any
+    # converter's timeout) is failed even if its max-deliveries advisory never came.
+    reconcile_exhausted_seconds: float = Field(default=3600.0, gt=0)
+    reconcile_batch: int = Field(default=500, ge=1)

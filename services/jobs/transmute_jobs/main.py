@@ -19,6 +19,7 @@ from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import setup_tracing, shutdown_tracing
 from transmute_jobs.config import JobsSettings
+from transmute_jobs.reconciler import run_reconciler
 from transmute_jobs.service import JobService
 from transmute_jobs.servicer import JobServicer
 from transmute_jobs.sweeper import run_sweeper
@@ -37,7 +38,6 @@ async def serve(settings: JobsSettings) -> None:
     bus = Bus(settings)
     await bus.connect("transmute-jobs")
     service = JobService(store, bus, settings.result_ttl_seconds, settings.watch_resync_seconds)
-    await bus.on_exhausted(service.fail_exhausted)
 
     def register(server: grpc.aio.Server) -> None:
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(service), server)
@@ -52,6 +52,10 @@ async def serve(settings: JobsSettings) -> None:
     await readiness.check_once()
     stop = asyncio.Event()
     watching = asyncio.create_task(readiness.run(stop))
+    background = [
+        asyncio.create_task(bus.consume_exhausted(service.fail_exhausted, stop)),
+        asyncio.create_task(run_reconciler(service, bus, settings, stop)),
+    ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -60,7 +64,9 @@ async def serve(settings: JobsSettings) -> None:
         await run_sweeper(store, objects, settings.sweep_interval_seconds, stop)
     finally:
         log.info("jobs_stopping")
+        stop.set()
         watching.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await server.stop(grace=5)
         await bus.close()
         await store.close()

@@ -14,6 +14,7 @@ from transmute_common.errors import (
     Conflict,
     InvalidArgument,
     InvalidInput,
+    NotFound,
     check_job_id,
     check_tenant,
 )
@@ -160,6 +161,8 @@ class JobService:
             log.warning("job_delivery_exhausted", job_id=job_id, deliveries=deliveries)
         except Conflict:
             pass  # it finished after all
+        except NotFound:
+            pass  # expired or never stored: nothing left to fail
 
     async def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
         """The current state, then every change in version order, until terminal."""

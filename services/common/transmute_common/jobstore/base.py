@@ -62,6 +62,14 @@ class JobStore(ABC):
         raise Conflict(f"job {job_id} is being updated too often", code="contention")
 
     @abstractmethod
+    async def stale_live_jobs(self, before: datetime, limit: int = 500) -> list[Job]:
+        """Queued or running jobs unchanged since ``before``, oldest first."""
+
+    @abstractmethod
+    async def upload_in_use(self, tenant: str, key: str) -> bool:
+        """Whether a queued or running job of ``tenant`` reads the upload at ``key``."""
+
+    @abstractmethod
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         """Removes and returns jobs whose expiry time has passed."""
 

@@ -19,7 +19,7 @@ from pymongo.errors import (
 from pymongo.write_concern import WriteConcern
 
 from transmute_common.errors import NotFound, Unavailable
-from transmute_common.jobs import Job
+from transmute_common.jobs import LIVE_STATUSES, Job
 from transmute_common.jobstore.base import (
     JobStore,
     clamp_page_size,
@@ -31,6 +31,8 @@ from transmute_common.logging import get_logger
 log = get_logger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 _NOT_IMPLEMENTED = 238
+_INDEX_OPTIONS_CONFLICT = 85
+_LIVE = [status.value for status in LIVE_STATUSES]
 
 
 def _translated(fn: F) -> F:
@@ -61,9 +63,26 @@ def _from_doc(doc: dict[str, Any]) -> Job:
     return Job.model_validate(doc)
 
 
+# The TTL index is a backstop for when no jobs service runs: MongoDB removing a job at
+# its expiry would leave its objects behind, so it waits this long for the sweeper.
+TTL_GRACE_SECONDS = 6 * 3600
+
+INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    (
+        [("tenant", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+        {"name": "tenant_created"},
+    ),
+    ([("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated"}),
+    ([("expires_at", ASCENDING)], {"name": "expires_ttl", "expireAfterSeconds": TTL_GRACE_SECONDS}),
+]
+
+
 class MongoJobStore(JobStore):
-    def __init__(self, url: str, write_concern: str = "majority"):
+    def __init__(self, url: str, write_concern: str = "majority", claims: bool | None = None):
+        """``claims``: take version claims (for servers whose conditional updates are not
+        atomic); None detects FerretDB and uses them there only."""
         self._url = url
+        self._claims_setting = claims
         w: int | str = int(write_concern) if write_concern.isdigit() else write_concern
         self._client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url, tz_aware=True, serverSelectionTimeoutMS=5000, connect=False
@@ -77,30 +96,31 @@ class MongoJobStore(JobStore):
         self._use_claims = False
 
     async def start(self) -> None:
-        indexes: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
-            (
-                [("tenant", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
-                {"name": "tenant_created"},
-            ),
-            ([("status", ASCENDING)], {"name": "status"}),
-            # MongoDB removes expired jobs by itself; the jobs service's sweeper removes
-            # them (and their objects) too, so servers without TTL indexes work as well.
-            ([("expires_at", ASCENDING)], {"name": "expires_ttl", "expireAfterSeconds": 0}),
-        ]
         try:
             info = await self._client.admin.command("buildInfo")
         except PyMongoError as exc:
             raise Unavailable(f"job store unavailable: {exc}") from exc
-        self._use_claims = "ferretdb" in str(info).lower()
-        for keys, options in indexes:
+        detected = "ferretdb" in str(info).lower()
+        self._use_claims = detected if self._claims_setting is None else self._claims_setting
+        for keys, options in INDEXES:
             try:
-                await self._jobs.create_index(keys, **options)
+                await self._create_index(keys, options)
             except OperationFailure as exc:
                 if exc.code != _NOT_IMPLEMENTED:
                     raise Unavailable(f"job store unavailable: {exc}") from exc
                 log.warning("index_not_supported", index=options["name"], error=str(exc))
             except PyMongoError as exc:
                 raise Unavailable(f"job store unavailable: {exc}") from exc
+
+    async def _create_index(self, keys: list[tuple[str, int]], options: dict[str, Any]) -> None:
+        try:
+            await self._jobs.create_index(keys, **options)
+        except OperationFailure as exc:
+            if exc.code != _INDEX_OPTIONS_CONFLICT or "expireAfterSeconds" not in options:
+                raise
+            # An index made by an older release with another expiry: change it in place.
+            expiry = {"name": options["name"], "expireAfterSeconds": options["expireAfterSeconds"]}
+            await self._jobs.database.command("collMod", self._jobs.name, index=expiry)
 
     async def close(self) -> None:
         await self._client.close()
@@ -166,6 +186,17 @@ class MongoJobStore(JobStore):
         if self._use_claims:
             await self._claims.delete_one({"_id": f"{job.id}@{expected_version}"})
         return result.modified_count == 1
+
+    @_translated
+    async def stale_live_jobs(self, before: datetime, limit: int = 500) -> list[Job]:
+        query = {"status": {"$in": _LIVE}, "updated_at": {"$lte": before}}
+        cursor = self._jobs.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return [_from_doc(d) async for d in cursor.limit(limit)]
+
+    @_translated
+    async def upload_in_use(self, tenant: str, key: str) -> bool:
+        query = {"tenant": tenant, "status": {"$in": _LIVE}, "inputs.key": key}
+        return await self._jobs.find_one(query, projection={"_id": 1}) is not None
 
     @_translated
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:

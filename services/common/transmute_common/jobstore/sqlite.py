@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from transmute_common.errors import NotFound, Unavailable
-from transmute_common.jobs import Job
+from transmute_common.jobs import LIVE_STATUSES, Job
 from transmute_common.jobstore.base import (
     JobStore,
     clamp_page_size,
@@ -34,7 +34,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 """
+# Columns added since the first schema, with their type: added to older databases.
+_ADDED_COLUMNS = {"updated_at": "TEXT"}
+_LIVE = tuple(status.value for status in LIVE_STATUSES)
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -65,6 +69,10 @@ class SqliteJobStore(JobStore):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(_SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         self._db = db
 
     async def close(self) -> None:
@@ -81,7 +89,8 @@ class SqliteJobStore(JobStore):
             if row:
                 return Job.model_validate_json(row[0]), False
             db.execute(
-                "INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (id, tenant, created_at, expires_at, status, version, "
+                "idempotency_key, doc, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     job.id,
                     job.tenant,
@@ -91,6 +100,7 @@ class SqliteJobStore(JobStore):
                     job.version,
                     job.idempotency_key,
                     job.model_dump_json(),
+                    _ts(job.last_change),
                 ),
             )
             return job, True
@@ -136,13 +146,14 @@ class SqliteJobStore(JobStore):
     async def replace(self, job: Job, expected_version: int) -> bool:
         def update(db: sqlite3.Connection) -> bool:
             cur = db.execute(
-                "UPDATE jobs SET status=?, version=?, expires_at=?, doc=? "
+                "UPDATE jobs SET status=?, version=?, expires_at=?, doc=?, updated_at=? "
                 "WHERE id=? AND tenant=? AND version=?",
                 (
                     job.status.value,
                     job.version,
                     _ts(job.expires_at),
                     job.model_dump_json(),
+                    _ts(job.last_change),
                     job.id,
                     job.tenant,
                     expected_version,
@@ -178,18 +189,40 @@ class SqliteJobStore(JobStore):
             if updated is current:
                 return current, False
             db.execute(
-                "UPDATE jobs SET status=?, version=?, expires_at=?, doc=? WHERE id=?",
+                "UPDATE jobs SET status=?, version=?, expires_at=?, doc=?, updated_at=? WHERE id=?",
                 (
                     updated.status.value,
                     updated.version,
                     _ts(updated.expires_at),
                     updated.model_dump_json(),
+                    _ts(updated.last_change),
                     job_id,
                 ),
             )
             return updated, True
 
         return await self._run(apply)
+
+    async def stale_live_jobs(self, before: datetime, limit: int = 500) -> list[Job]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM jobs WHERE status IN (?, ?) "
+                "AND COALESCE(updated_at, created_at) <= ? ORDER BY created_at, id LIMIT ?",
+                (*_LIVE, _ts(before), limit),
+            ).fetchall()
+        )
+        return [Job.model_validate_json(r[0]) for r in rows]
+
+    async def upload_in_use(self, tenant: str, key: str) -> bool:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT 1 FROM jobs, json_each(jobs.doc, '$.inputs') AS input "
+                "WHERE jobs.tenant = ? AND jobs.status IN (?, ?) "
+                "AND json_extract(input.value, '$.key') = ? LIMIT 1",
+                (tenant, *_LIVE, key),
+            ).fetchone()
+        )
+        return row is not None
 
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         def take(db: sqlite3.Connection) -> list[Job]:
