@@ -15,6 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "transmute"
 STACK = ROOT / "charts" / "transmute-stack"
 KUBE_VERSION = "1.30.0"
+# The charts have no default passwords: tests render them with these keys.
+SECRETS = {
+    "transmute": CHART / "ci" / "test-values.yaml",
+    "transmute-stack": STACK / "dev-values.yaml",
+}
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +33,13 @@ def run_helm(helm: str, *args: str, cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def render(helm: str, chart: Path, *args: str, release: str = "transmute") -> list[dict[str, Any]]:
-    out = run_helm(helm, "template", release, str(chart), "--kube-version", KUBE_VERSION, *args)
+def render(
+    helm: str, chart: Path, *args: str, release: str = "transmute", secrets: bool = True
+) -> list[dict[str, Any]]:
+    keys = ["-f", str(SECRETS[chart.name])] if secrets else []
+    out = run_helm(
+        helm, "template", release, str(chart), "--kube-version", KUBE_VERSION, *keys, *args
+    )
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 

@@ -12,7 +12,15 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.delivery.conftest import CHART, STACK, render, run_helm, service_names
+from tests.delivery.conftest import (
+    CHART,
+    KUBE_VERSION,
+    SECRETS,
+    STACK,
+    render,
+    run_helm,
+    service_names,
+)
 
 MODELS = {
     ("v1", "ConfigMap"): "V1ConfigMap",
@@ -44,8 +52,59 @@ def docs(request: pytest.FixtureRequest, helm: str) -> list[dict[str, Any]]:
 
 
 def test_lint_strict(helm: str) -> None:
-    run_helm(helm, "lint", "--strict", str(CHART))
+    run_helm(helm, "lint", "--strict", str(CHART), "-f", str(SECRETS["transmute"]))
     run_helm(helm, "lint", "--strict", str(CHART), "-f", str(EXTERNAL))
+
+
+def test_there_is_no_default_password(helm: str) -> None:
+    """The chart shipped a documented fixed secret key: an install that forgot to set
+    one ran with a password everyone knows. Now it does not install."""
+    import subprocess
+
+    result = subprocess.run(
+        [helm, "template", "transmute", str(CHART), "--kube-version", KUBE_VERSION],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "there is no default password" in result.stderr
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    stack = yaml.safe_load((STACK / "values.yaml").read_text())
+    for creds in (
+        *values["objectStore"]["credentials"].values(),
+        *stack["transmute"]["objectStore"]["credentials"].values(),
+    ):
+        assert creds["secretKey"] == ""
+    assert stack["minio"]["rootPassword"] == ""
+
+
+def test_each_role_has_its_own_object_store_credentials(helm: str) -> None:
+    docs = render(helm, CHART)
+    secrets = by_kind(docs, "Secret")
+    keys = {
+        name: secret["stringData"]["accessKey"]
+        for name, secret in secrets.items()
+        if "object-store" in name
+    }
+    assert keys == {
+        "transmute-object-store-gateway": "transmute-gateway",
+        "transmute-object-store-jobs": "transmute-jobs",
+        "transmute-object-store-converters": "transmute-converters",
+    }
+    for name, dep in by_kind(docs, "Deployment").items():
+        env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        service = name.removeprefix("transmute-")
+        role = service if service in ("gateway", "jobs") else "converters"
+        secret = env["TRANSMUTE_S3_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["name"]
+        assert secret == f"transmute-object-store-{role}"
+        # Only the jobs service manages the bucket (creates it, sets its expiry rule).
+        assert env["TRANSMUTE_S3_MANAGE_BUCKET"]["value"] == str(role == "jobs").lower()
+    # MinIO's users in the stack read their keys from the very Secrets the chart makes.
+    stack = yaml.safe_load((STACK / "values.yaml").read_text())
+    users = {u["accessKey"]: u for u in stack["minio"]["users"]}
+    assert {u["existingSecret"] for u in users.values()} == set(keys)
+    assert {users[keys[s]]["existingSecret"] for s in keys} == set(keys)
 
 
 def test_every_object_parses(docs: list[dict[str, Any]]) -> None:
@@ -194,7 +253,7 @@ def test_configuration_reaches_every_service(docs: list[dict[str, Any]]) -> None
 
 
 def test_external_services_use_existing_secrets(helm: str) -> None:
-    docs = render(helm, CHART, "-f", str(EXTERNAL))
+    docs = render(helm, CHART, "-f", str(EXTERNAL), secrets=False)
     assert by_kind(docs, "Secret") == {}
     [config] = [c for n, c in by_kind(docs, "ConfigMap").items() if n.endswith("-config")]
     assert config["data"]["TRANSMUTE_OBJECT_STORE_URL"] == "s3s://s3.example.com/transmute-prod"
@@ -284,7 +343,7 @@ def test_stack_wires_transmute_to_its_dependencies(helm: str, tmp_path: Path) ->
     chart["dependencies"] = [d for d in chart["dependencies"] if d["name"] == "transmute"]
     (stack / "Chart.yaml").write_text(yaml.safe_dump(chart))
     run_helm(helm, "dependency", "update", str(stack))
-    run_helm(helm, "lint", "--strict", str(stack))
+    run_helm(helm, "lint", "--strict", str(stack), "-f", str(SECRETS["transmute-stack"]))
     docs = render(helm, stack)
     [config] = [c for n, c in by_kind(docs, "ConfigMap").items() if n.endswith("-config")]
     assert config["data"]["TRANSMUTE_NATS_URL"] == "nats://transmute-nats:4222"

@@ -43,8 +43,15 @@ app.kubernetes.io/component: {{ .svc.kind }}
 {{- end -}}
 {{- end -}}
 
+{{/* The object-store role of a service kind: gateway, jobs or converters. */}}
+{{- define "transmute.objectStoreRole" -}}
+{{- ternary "converters" . (eq . "converter") -}}
+{{- end -}}
+
+{{/* The Secret holding a role's object-store keys; call with dict "root" $ "role" $role. */}}
 {{- define "transmute.objectStoreSecret" -}}
-{{- default (printf "%s-object-store" (include "transmute.fullname" .)) .Values.objectStore.existingSecret -}}
+{{- $creds := index .root.Values.objectStore.credentials .role -}}
+{{- default (printf "%s-object-store-%s" (include "transmute.fullname" .root) .role) $creds.existingSecret -}}
 {{- end -}}
 
 {{- define "transmute.jobStoreSecret" -}}

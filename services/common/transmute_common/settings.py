@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # the store's own address (e.g. minio.<namespace>.svc) means nothing to a client.
     s3_public_url: str | None = None
     s3_part_size: int = Field(default=8 * MIB, ge=5 * MIB)
+    # Create the bucket and set its expiry rule at start (bucket-admin rights). Off, a
+    # service only checks that the bucket is there: the chart turns it off for every
+    # service but the jobs service, whose credentials alone may manage the bucket.
+    s3_manage_bucket: bool = True
     presign_seconds: int = Field(default=900, ge=1, le=7 * 86400)
 
     # Addresses of the gRPC services this process talks to.

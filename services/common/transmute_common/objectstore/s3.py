@@ -94,6 +94,12 @@ class _ChunkReader:
 def _translate(exc: Exception, key: str) -> Exception:
     if isinstance(exc, S3Error) and exc.code in _MISSING:
         return NotFound(f"object {key} not found", code="object_not_found")
+    if isinstance(exc, S3Error) and exc.code == "AccessDenied":
+        # The service's credentials do not allow this (see the roles' policies).
+        return Unavailable(
+            f"object store access denied for {key or 'the bucket'}",
+            code="object_store_access_denied",
+        )
     if isinstance(exc, (HTTPError, OSError, S3Error)):
         return Unavailable(f"object store unavailable: {exc}", code="object_store_unavailable")
     return exc
@@ -121,8 +127,10 @@ class S3Store(ObjectStore):
         presign_seconds: int,
         ttl_seconds: int,
         public: Minio | None = None,
+        manage_bucket: bool = True,
     ):
         self._client = client
+        self._manage = manage_bucket
         self._public = public  # signs download URLs for the public address; no calls
         self._ttl_days = max(1, math.ceil(ttl_seconds / 86400))
         self._bucket = bucket
@@ -165,6 +173,7 @@ class S3Store(ObjectStore):
             settings.presign_seconds,
             settings.result_ttl_seconds,
             public,
+            settings.s3_manage_bucket,
         )
 
     async def _call(self, key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -174,6 +183,13 @@ class S3Store(ObjectStore):
             raise _translate(exc, key) from exc
 
     async def start(self) -> None:
+        if not self._manage:
+            if not await self._call("", self._client.bucket_exists, self._bucket):
+                raise Unavailable(
+                    f"bucket {self._bucket} does not exist yet (the jobs service creates it)",
+                    code="object_store_unavailable",
+                )
+            return
         if not await self._call("", self._client.bucket_exists, self._bucket):
             try:
                 await self._call("", self._client.make_bucket, self._bucket)
