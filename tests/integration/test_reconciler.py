@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_jobs_service import create
 from transmute_common.bus import Bus
-from transmute_common.jobs import FileRef, Job, JobStatus, Progress, utcnow
+from transmute_common.jobs import JobStatus, Progress, utcnow
 from transmute_common.jobstore import open_job_store
 from transmute_jobs.config import JobsSettings
 from transmute_jobs.reconciler import reconcile_once
@@ -31,20 +32,6 @@ async def jobs(nats_url: str, tmp_path: Path) -> AsyncIterator[tuple[JobService,
     yield JobService(store, bus, ttl_seconds=3600, resync_seconds=5), bus
     await bus.close()
     await store.close()
-
-
-async def create(svc: JobService) -> Job:
-    job, _ = await svc.create(
-        tenant="acme",
-        service="image",
-        operation="convert",
-        inputs=[FileRef(key="tenants/acme/uploads/f", name="f.jpg")],
-        target="webp",
-        options={},
-        idempotency_key="",
-        trace_id="",
-    )
-    return job
 
 
 def settings_of(bus: Bus) -> JobsSettings:
