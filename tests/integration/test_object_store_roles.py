@@ -101,6 +101,8 @@ async def test_each_role_works_within_its_policy(minio: Server, role_keys) -> No
     data = source.read_bytes()  # noqa: ASYNC240 (a small file, read once)
     await converter.put_file(output, source, "image/webp")
     assert await read_all(gateway, output) == data
+    # The in-mesh Convert API writes where its caller asks, under the tenant's prefix.
+    await converter.put("tenants/t1/pages/p1/page.webp", chunks(b"p"), "image/webp")
 
     # What a role must not do.
     with pytest.raises(Unavailable, match="denied"):
@@ -115,5 +117,6 @@ async def test_each_role_works_within_its_policy(minio: Server, role_keys) -> No
 
     # Each cleans up what it owns; the jobs service sweeps anything.
     assert await converter.delete_prefix("tenants/t1/jobs/j1/") == 1
+    assert await converter.delete_prefix("tenants/t1/pages/") == 1
     assert await gateway.delete_prefix(upload) == 2
     assert await jobs.delete_prefix("expiry/") == 1
