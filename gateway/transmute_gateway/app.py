@@ -18,6 +18,7 @@ from transmute_common.errors import TransmuteError
 from transmute_common.grpcutil import start_server
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger
+from transmute_common.memory import settle_after_start
 from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import tracing_enabled
@@ -60,13 +61,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(gw), server)
 
         server, port = await start_server(
-            settings.grpc_host, settings.grpc_port, register, names, health=health
+            settings.grpc_host,
+            settings.grpc_port,
+            register,
+            names,
+            health=health,
+            reflection=settings.grpc_reflection,
         )
         stop = asyncio.Event()
         watching = asyncio.create_task(watch.run(stop))
         app.state.gateway = gw
         app.state.readiness = readiness
         app.state.grpc_port = port
+        settle_after_start()
         log.info(
             "gateway_started",
             http=f"http://{settings.http_host}:{settings.http_port}",

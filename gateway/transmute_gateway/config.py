@@ -9,6 +9,7 @@ class GatewaySettings(Settings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     grpc_port: int = 50051
+    grpc_reflection: bool = True  # the public API: clients may discover it
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1)
     max_options_bytes: int = Field(default=64 * 1024, ge=2)
     # Any request body that is not an upload (e.g. POST /v1/jobs).

@@ -134,6 +134,12 @@ def test_health_and_reflection(channel: grpc.Channel, mesh: Mesh) -> None:
     )
     names = {s.name for s in answer.list_services_response.service}
     assert "transmute.gateway.v1.GatewayService" in names
+    # Internal services do not describe themselves to whoever asks.
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.jobs_port}") as ch:
+        request = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        with pytest.raises(grpc.RpcError) as refused:
+            list(reflection_pb2_grpc.ServerReflectionStub(ch).ServerReflectionInfo(request))
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_one_conversion_is_one_trace(

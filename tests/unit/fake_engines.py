@@ -7,13 +7,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from transmute_common.confined import ProgramRunner
 from transmute_common.converter import (
     Capabilities,
     Conversion,
     ConversionTask,
     Converter,
     OutputFile,
+    ProgramConverter,
     ProgressFn,
 )
 from transmute_common.errors import InvalidInput
@@ -80,3 +83,47 @@ class Fake(Converter):
 def broken(settings: dict) -> Converter:
     """An engine whose library is missing on this machine."""
     raise ImportError("libfoo.so.1: cannot open shared object file")
+
+
+class FakePrograms(ProgramConverter):
+    """A ProgramConverter whose programs are shell tools with known behaviour."""
+
+    SCRIPTS = {
+        "ok": ["sh", "-c", "echo step=1; echo step=2; echo pid $$ > out/out.txt"],
+        "group": ["sh", "-c", "sleep 60 & echo child=$!; sleep 60"],
+        "cpu": ["sh", "-c", "while :; do :; done"],
+        # Like FFmpeg, which stops cleanly on SIGXCPU and exits with an error status.
+        "cpu_trapped": ["sh", "-c", "trap 'exit 1' XCPU; while :; do :; done"],
+        "big": ["dd", "if=/dev/zero", "of=out/big.bin", "bs=1M", "count=4", "status=none"],
+        "env": ["sh", "-c", "env > out/env.txt; pwd >> out/env.txt"],
+        "fails": ["sh", "-c", "echo broken >&2; exit 3"],
+    }
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.lines: list[str] = []
+
+    async def available(self, declared: Capabilities, programs: ProgramRunner) -> Capabilities:
+        done = await programs.run(["sh", "-c", "echo bin"], self.lines.append)
+        assert done.returncode == 0
+        return declared.without(set(), set(self.lines))
+
+    async def convert(
+        self, task: ConversionTask, progress: ProgressFn, programs: ProgramRunner
+    ) -> list[OutputFile]:
+        mode = task.options["mode"]
+        if mode == "bug":
+            raise ValueError("an engine bug")
+
+        def on_line(line: str) -> None:
+            key, _, value = line.partition("=")
+            if key == "step":
+                progress(int(value) / 2, f"step {value}")
+            elif key == "child":
+                (task.output_dir / "child.pid").write_text(value)
+
+        done = await programs.run(self.SCRIPTS[mode], on_line)
+        if done.returncode != 0:
+            raise InvalidInput(f"failed: {done.log.strip()}", code="fake_failed")
+        out = next(task.output_dir.iterdir())
+        return [OutputFile(out, out.name, "text/plain")]

@@ -1,7 +1,10 @@
-"""The interface every converter engine implements.
+"""The interfaces converter engines implement.
 
-A converter is synchronous and runs inside a worker process owned by the service, so an
-engine that crashes, hangs or eats memory on a hostile file takes down only that worker.
+A ``Converter`` is synchronous and runs inside a worker process owned by the service, so
+an engine that crashes, hangs or eats memory on a hostile file takes down only that
+worker. A ``ProgramConverter`` does all its work through programs (FFmpeg, say) that it
+starts confined from the service process itself: no Python worker sits in between, and
+a hostile file only ever meets the program.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
 from transmute.converter.v1 import converter_pb2
+
+if TYPE_CHECKING:
+    from transmute_common.confined import ProgramRunner
 
 
 class Conversion(BaseModel):
@@ -190,3 +196,33 @@ class Converter(ABC):
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
         """Reads ``task.inputs``, writes outputs under ``task.output_dir``. Raises
         InvalidInput for files it cannot or will not process."""
+
+
+class ProgramConverter(ABC):
+    """An engine built in the service process whose ``convert`` runs on the event loop
+    and only waits on the programs it starts through ``programs`` (each confined as a
+    worker would be). It must not parse a file itself: that is the programs' work."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        self.settings = settings or {}
+
+    async def available(self, declared: Capabilities, programs: ProgramRunner) -> Capabilities:
+        return declared
+
+    @abstractmethod
+    async def convert(
+        self, task: ConversionTask, progress: ProgressFn, programs: ProgramRunner
+    ) -> list[OutputFile]:
+        """As Converter.convert, with the programs it needs run by ``programs``."""
+
+
+class EngineHost(Protocol):
+    """Where a service's engine runs: worker processes, or the service itself."""
+
+    available: Capabilities
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def run(self, task: ConversionTask, on_progress: ProgressFn) -> list[OutputFile]: ...

@@ -18,6 +18,12 @@ def scrubbed(text: str, limit: int = 200) -> str:
     return _PATH.sub("<file>", line)[:limit]
 
 
+def scrubbed_log(text: str, limit: int = 2000) -> str:
+    """The end of an engine's log, fit for a job's error details: file paths removed,
+    lines kept."""
+    return _PATH.sub("<file>", text[-limit:]).strip()
+
+
 def shown(value: str, limit: int = 64) -> str:
     """A client-supplied value as an error message may quote it: printable, bounded."""
     text = "".join(ch if ch.isprintable() else "?" for ch in value[: limit + 1])

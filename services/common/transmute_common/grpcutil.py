@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
 
 from transmute_common.errors import TransmuteError
 
@@ -100,16 +99,20 @@ async def start_server(
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
     health: health_aio.HealthServicer | None = None,
+    reflection: bool = False,
 ) -> tuple[grpc.aio.Server, int]:
-    """Starts a gRPC server with the standard health service and server reflection.
-    Returns the server and the port it bound (useful with port 0). Health says SERVING
+    """Starts a gRPC server with the standard health service (and server reflection if
+    asked). Returns the server and the port it bound (useful with port 0). Health says SERVING
     until whoever passed ``health`` says otherwise (see transmute_common.readiness)."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
     register(server)
     health = health or health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     names = [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    if reflection:
+        from grpc_reflection.v1alpha import reflection as reflecting  # only loaded if used
+
+        reflecting.enable_server_reflection([*names, reflecting.SERVICE_NAME], server)
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()
     for name in ["", *names]:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 import nats
@@ -34,6 +34,7 @@ from transmute_common.bus import output_prefix as job_output_prefix
 from transmute_common.converter import (
     Capabilities,
     ConversionTask,
+    EngineHost,
     InputFile,
     OutputFile,
     ProgressFn,
@@ -65,9 +66,11 @@ from transmute_common.jobs import (
 )
 from transmute_common.jobs_client import JobsClient
 from transmute_common.logging import get_logger, setup_logging
+from transmute_common.memory import settle_after_start
 from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.objectstore import ObjectStore, open_object_store
 from transmute_common.objectstore.base import check_key
+from transmute_common.program_host import ProgramHost
 from transmute_common.progress import ProgressReporter
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import setup_tracing, shutdown_tracing, tracer
@@ -77,6 +80,7 @@ log = get_logger(__name__)
 FETCHING = Progress(percent=1, phase="fetch", message="fetching input")
 Report = Callable[[Progress], Awaitable[None]]
 PENDING_INTERVAL_SECONDS = 5.0
+EngineHostKind = Literal["workers", "programs"]
 _UNSAFE = re.compile(r"[^\w. -]+")
 
 
@@ -113,6 +117,7 @@ class ConverterRuntime:
         jobs: JobsClient,
         bus: Bus,
         handoffs: list[Handoff] | None = None,
+        host: EngineHostKind = "workers",
     ):
         self.service = service
         self.settings = settings
@@ -124,7 +129,8 @@ class ConverterRuntime:
         self.capabilities = declared.without(
             {i for c in declared.conversions for i in c.inputs}, set()
         )
-        self.pool = WorkerPool(
+        host_class = ProgramHost if host == "programs" else WorkerPool
+        self.pool: EngineHost = host_class(
             factory_path,
             settings.concurrency,
             settings.worker_limits(),
@@ -136,7 +142,8 @@ class ConverterRuntime:
         self.handoffs = handoffs or []
         self.converters = ConverterClients(settings.converters, settings.convert_timeout_seconds)
         self.metrics = ConverterMetrics(service)
-        self.pool.on_restart = self.metrics.restarted
+        if isinstance(self.pool, WorkerPool):
+            self.pool.on_restart = self.metrics.restarted
         self._tracer = tracer(f"transmute.{service}")
         self.stopping = asyncio.Event()  # set on SIGTERM: no more waiting on the jobs service
         self.readiness: Readiness | None = None  # told at once when a dependency fails
@@ -604,9 +611,12 @@ async def serve_converter(
     declared: Capabilities,
     settings: ConverterSettings,
     handoffs: list[Handoff] | None = None,
+    host: EngineHostKind = "workers",
 ) -> None:
     """Runs a converter service until SIGTERM or SIGINT: ``declared`` says what it can
-    do, ``factory_path`` ("module:callable") builds its engine inside each worker.
+    do, ``factory_path`` ("module:callable") builds its engine: a Converter inside each
+    worker process (``host="workers"``), or a ProgramConverter in this process
+    (``host="programs"``), whose programs are confined instead.
 
     It starts even while the object store or the jobs service is down: it then reports
     NOT_SERVING and pulls no work until they are back."""
@@ -618,7 +628,7 @@ async def serve_converter(
     bus = Bus(settings)
     await bus.connect(f"transmute-{service}")
     runtime = ConverterRuntime(
-        service, factory_path, declared, settings, store, jobs, bus, handoffs
+        service, factory_path, declared, settings, store, jobs, bus, handoffs, host
     )
     await runtime.start()
     store_started = False
@@ -643,7 +653,12 @@ async def serve_converter(
     )
     runtime.readiness = readiness
     server, port = await start_server(
-        settings.grpc_host, settings.grpc_port, register, names, health=health
+        settings.grpc_host,
+        settings.grpc_port,
+        register,
+        names,
+        health=health,
+        reflection=settings.grpc_reflection,
     )
     await readiness.check_once()
     stop = asyncio.Event()
@@ -655,6 +670,7 @@ async def serve_converter(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    settle_after_start()
     log.info("converter_started", grpc_port=port, concurrency=settings.concurrency)
     watching = asyncio.create_task(readiness.run(stop))
     counting = asyncio.create_task(_count_pending(bus, runtime.metrics, service, stop))

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # Where this process serves gRPC; each service sets its own default.
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    # gRPC server reflection (grpcurl can list and call methods without the protos):
+    # on for the gateway's public API; off for internal services, where it would cost
+    # about 5 MB per process and show the internal API to anyone on the network.
+    grpc_reflection: bool = False
 
     result_ttl_seconds: int = Field(default=86400, ge=60)
     default_tenant: str = "default"

@@ -96,7 +96,7 @@ def _job_environment(task: ConversionTask) -> None:
     os.chdir(task.output_dir.parent)
 
 
-def _failure(exc: Exception) -> TransmuteError:
+def engine_failure(exc: Exception) -> TransmuteError:
     if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
         return TransmuteError(
             "the conversion wrote more than its file size limit", code="output_too_large"
@@ -138,7 +138,7 @@ def serve(conn: Connection) -> None:
         except TransmuteError as err:
             conn.send(("error", err))
         except Exception as exc:  # an engine bug or a resource limit: fail, do not retry
-            conn.send(("error", _failure(exc)))
+            conn.send(("error", engine_failure(exc)))
         finally:
             os.chdir("/")
 

@@ -14,6 +14,7 @@ from transmute_common.bus import Bus
 from transmute_common.grpcutil import start_server
 from transmute_common.jobstore import open_job_store
 from transmute_common.logging import get_logger, setup_logging
+from transmute_common.memory import settle_after_start
 from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
@@ -47,7 +48,12 @@ async def serve(settings: JobsSettings) -> None:
     # NOT_SERVING while the job store or NATS is away: converters then pull no work.
     readiness = Readiness({"job_store": store.ping, "nats": bus.ping}, health, names)
     server, port = await start_server(
-        settings.grpc_host, settings.grpc_port, register, names, health=health
+        settings.grpc_host,
+        settings.grpc_port,
+        register,
+        names,
+        health=health,
+        reflection=settings.grpc_reflection,
     )
     await readiness.check_once()
     stop = asyncio.Event()
@@ -59,6 +65,7 @@ async def serve(settings: JobsSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    settle_after_start()
     log.info("jobs_started", grpc_port=port)
     try:
         await run_sweeper(store, objects, settings.sweep_interval_seconds, stop)
