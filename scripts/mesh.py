@@ -62,6 +62,9 @@ class Mesh:
     nats_port: int = 4222
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The Python a service runs on, where not this one (e.g. a venv holding only that
+    # service's packages, as its image does).
+    interpreters: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _logs: dict[str, IO[bytes]] = field(default_factory=dict)
 
@@ -151,7 +154,8 @@ class Mesh:
         env["TRANSMUTE_GRPC_PORT"] = str(self.port_of(name))
         if name == "gateway":
             env["TRANSMUTE_HTTP_PORT"] = str(self.http_port)
-        return self._spawn(name, [sys.executable, "-m", SERVICES[name]], env)
+        python = self.interpreters.get(name, sys.executable)
+        return self._spawn(name, [python, "-m", SERVICES[name]], env)
 
     def start_service(self, name: str, timeout: float = 60) -> None:
         proc = self.spawn_service(name)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import av
 import imageio_ffmpeg
+
+from transmute_audio.probe import COVER_CODECS, MediaInfo, open_options
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -89,3 +92,33 @@ def with_cover(path: Path, work: Path) -> Path:
         str(path),
     )
     return path
+
+
+def measure(path: Path, demuxer: str) -> MediaInfo:
+    """What a file holds, read with PyAV (libavformat's parsers, typed results): the
+    tests' own measurement, independent of the engine's probe."""
+    with av.open(str(path), format=demuxer, options=open_options(demuxer)) as container:
+        audio = container.streams.audio[0]
+        ctx = audio.codec_context
+        if audio.duration is not None and audio.time_base is not None:
+            duration = float(audio.duration * audio.time_base)
+        else:
+            duration = (container.duration or 0) / av.time_base
+        cover = next(
+            (
+                s.index
+                for s in container.streams.video
+                if s.disposition & av.stream.Disposition.attached_pic
+                and s.codec_context.name in COVER_CODECS
+            ),
+            None,
+        )
+        return MediaInfo(
+            duration_seconds=max(duration, 0.0),
+            codec=ctx.codec.canonical_name,
+            sample_rate=int(ctx.sample_rate or 0),
+            channels=int(ctx.channels or 0),
+            bit_rate=int(audio.bit_rate or ctx.bit_rate or container.bit_rate or 0),
+            size=path.stat().st_size,
+            cover_stream=cover,
+        )

@@ -1,10 +1,12 @@
 """The audio converter through the whole mesh: REST with live speed and time left,
 gRPC with a preview, hostile files refused or failed with a code, and a SIGKILL of the
-audio service mid-job."""
+audio service mid-job, a cancel that kills FFmpeg."""
 
 from __future__ import annotations
 
 import signal
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +18,9 @@ from google.protobuf import struct_pb2
 from scripts.mesh import Mesh
 from tests import media
 from tests.e2e.conftest import convert, events, final_state, objects_under, wait_for
+from tests.e2e.test_cancel import busy_worker, cpu_ticks
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from transmute_audio.probe import MediaInfo, probe
+from transmute_audio.probe import MediaInfo
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +32,15 @@ def long_flac(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return media.tone(path, "flac", seconds=600).read_bytes()
 
 
+def media_bytes(fmt: str, seconds: float = 1.0) -> bytes:
+    with tempfile.TemporaryDirectory() as work:
+        return media.tone(Path(work) / f"in.{fmt}", fmt, seconds=seconds).read_bytes()
+
+
 def measure(data: bytes, demuxer: str, work: Path) -> MediaInfo:
     path = work / f"out.{demuxer}"
     path.write_bytes(data)
-    return probe(path, demuxer)
+    return media.measure(path, demuxer)
 
 
 def test_formats_list_audio_and_its_preview(api: httpx.Client) -> None:
@@ -166,3 +174,20 @@ def test_sigkill_of_the_audio_converter_mid_job(
     assert done["status"] == "succeeded", done
     assert done["attempts"] >= 2
     assert len(objects_under(mesh, f"tenants/default/jobs/{job_id}")) == 1
+
+
+def test_cancel_kills_the_running_ffmpeg(api: httpx.Client, mesh: Mesh, long_flac: bytes) -> None:
+    """The audio service runs FFmpeg itself (no worker): a cancel kills that FFmpeg."""
+    resp = convert(api, long_flac, "mp3", name="long.flac", options='{"quality": "high"}')
+    job_id = resp.json()["id"]
+    service = mesh.procs["audio"].pid
+    ffmpeg = wait_for(lambda: busy_worker(service), timeout=60)
+    assert "ffmpeg" in Path(f"/proc/{ffmpeg}/cmdline").read_bytes().decode(errors="replace")
+    cancelled_at = time.monotonic()
+    assert api.delete(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+    wait_for(lambda: cpu_ticks(ffmpeg) is None, timeout=10, interval=0.01)
+    assert time.monotonic() - cancelled_at < 1.0
+    assert objects_under(mesh, f"tenants/default/jobs/{job_id}/") == []
+    # The service goes on converting.
+    after = convert(api, media_bytes("wav"), "opus", name="next.wav")
+    assert final_state(api, after.json()["id"])["status"] == "succeeded"

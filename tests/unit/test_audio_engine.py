@@ -1,9 +1,11 @@
-"""The audio engine with the real FFmpeg on generated files, in this process (the
-service runs it in its confined workers)."""
+"""The audio engine with the real FFmpeg on generated files, its programs confined as
+the service runs them; outputs measured with PyAV, apart from the engine's own probe."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,12 @@ from tests import media
 from transmute_audio import ffmpeg
 from transmute_audio.capabilities import INPUTS, OUTPUTS
 from transmute_audio.engine import AudioConverter
-from transmute_audio.probe import OUTPUT_DEMUXERS, MediaInfo, probe
+from transmute_audio.probe import DEMUXERS, OUTPUT_DEMUXERS, MediaInfo
+from transmute_common.confined import ProgramRunner, launcher
 from transmute_common.converter import ConversionTask, InputFile, OutputFile
 from transmute_common.errors import InvalidArgument, InvalidInput
+from transmute_common.worker_process import WorkerLimits
+from transmute_common.workers import engine_environment
 
 Ticks = list[tuple[float, str, float | None, float | None]]
 
@@ -30,8 +35,9 @@ def convert(
     ticks: Ticks | None = None,
     **options: Any,
 ) -> OutputFile:
-    out_dir = work / f"out-{target}-{len(list(work.iterdir()))}"
-    out_dir.mkdir()
+    job_dir = work / f"job-{target}-{len(list(work.iterdir()))}"
+    out_dir = job_dir / "out"
+    out_dir.mkdir(parents=True)
     seen: Ticks = [] if ticks is None else ticks
 
     def progress(
@@ -40,13 +46,18 @@ def convert(
         seen.append((fraction, message, rate, eta_seconds))
 
     task = ConversionTask(operation, [InputFile(src, src.name, fmt)], target, options, out_dir)
-    outputs = AudioConverter(settings).convert(task, progress)
+    engine = AudioConverter(settings)
+    outputs = asyncio.run(engine.convert(task, progress, programs(job_dir)))
     assert len(outputs) == 1 and seen and seen[-1][0] == 1.0
     return outputs[0]
 
 
+def programs(job_dir: Path) -> ProgramRunner:
+    return ProgramRunner(launcher(WorkerLimits()), engine_environment(job_dir), job_dir)
+
+
 def measured(out: OutputFile, target: str) -> MediaInfo:
-    return probe(out.path, OUTPUT_DEMUXERS[target])
+    return media.measure(out.path, OUTPUT_DEMUXERS[target])
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +66,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {fmt: media.tone(work / f"in.{fmt}", fmt) for fmt in INPUTS}
 
 
-def test_the_ffmpeg_build_has_every_encoder_the_targets_need() -> None:
-    have = ffmpeg.encoders(ffmpeg.ffmpeg_program(""))
+def test_the_ffmpeg_build_has_every_encoder_the_targets_need(tmp_path: Path) -> None:
+    have = asyncio.run(ffmpeg.encoders(programs(tmp_path), ffmpeg.ffmpeg_program("")))
     assert {"libmp3lame", "libopus", "libvorbis", "aac", "flac", "alac"} <= have
     assert {"pcm_s16le", "pcm_s16be", "pcm_s24le"} <= have
 
@@ -69,23 +80,28 @@ _SLACK = {"amr": 0.06, "aac": 0.06, "wma": 0.06, "avi": 0.06}
 def test_every_input_converts_to_every_target_and_round_trips(
     fmt: str, inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    source = probe(inputs[fmt], media_demuxer(fmt))
+    source = media.measure(inputs[fmt], DEMUXERS[fmt])
     for target in OUTPUTS:
         out = convert(inputs[fmt], fmt, target, tmp_path)
         got = measured(out, target)
         assert abs(got.duration_seconds - 1.0) <= 0.05 + _SLACK.get(fmt, 0), (target, got)
         assert got.channels == source.channels, (target, got)
-        assert out.details["output"]["codec"] == got.codec
+        # The engine's probe (FFmpeg's description) agrees with libav's own parsers;
+        # FFmpeg prints the container's length (a video track's, if longer) to the
+        # hundredth.
+        reported = out.details["output"]
+        assert (reported["codec"], reported["sample_rate"], reported["channels"]) == (
+            got.codec,
+            got.sample_rate,
+            got.channels,
+        )
+        assert reported["duration_seconds"] == pytest.approx(got.duration_seconds, abs=0.05)
+        assert reported["size"] == got.size
+        assert out.details["input"]["codec"] == source.codec
         assert out.details["input"]["duration_seconds"] == pytest.approx(
-            source.duration_seconds, abs=0.001
+            source.duration_seconds, abs=0.015 + _SLACK.get(fmt, 0)
         )
         assert out.details["size_ratio"] == pytest.approx(got.size / source.size, abs=1e-4)
-
-
-def media_demuxer(fmt: str) -> str:
-    from transmute_audio.probe import DEMUXERS
-
-    return DEMUXERS[fmt]
 
 
 @pytest.mark.parametrize(
@@ -140,47 +156,22 @@ def test_normalize_reaches_the_target_loudness(tmp_path: Path) -> None:
     ticks: Ticks = []
     out = convert(src, "wav", "flac", tmp_path, ticks=ticks, normalize=True, loudness=-16)
     assert {"measuring loudness", "encoding"} <= {t[1] for t in ticks}
-    log = tmp_path / "measure.log"
-    demuxer = OUTPUT_DEMUXERS["flac"]
-    text = ffmpeg.run(
-        [
-            media.FFMPEG,
-            "-nostdin",
-            "-f",
-            demuxer,
-            "-i",
-            str(out.path),
-            "-af",
-            "loudnorm=I=-16:print_format=json",
-            "-f",
-            "null",
-            "-",
-        ],
-        log,
-        lambda _d, _s: None,
+    assert abs(integrated_loudness(out.path) - -16) <= 1.0
+    assert integrated_loudness(src) < -25  # the input really was quiet: the gain was applied
+
+
+LOUDNESS = "loudnorm=print_format=json"
+
+
+def integrated_loudness(path: Path) -> float:
+    """EBU R128 integrated loudness (LUFS), measured by FFmpeg's loudnorm filter."""
+    run = subprocess.run(
+        [media.FFMPEG, "-nostdin", "-i", str(path), "-af", LOUDNESS, "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    loudness = float(ffmpeg.loudnorm_measurement(text)["input_i"])
-    assert abs(loudness - -16) <= 1.0, loudness
-    before = float(
-        ffmpeg.loudnorm_measurement(
-            ffmpeg.run(
-                [
-                    media.FFMPEG,
-                    "-nostdin",
-                    "-i",
-                    str(src),
-                    "-af",
-                    "loudnorm=print_format=json",
-                    "-f",
-                    "null",
-                    "-",
-                ],
-                log,
-                lambda _d, _s: None,
-            )
-        )["input_i"]
-    )
-    assert before < -25  # the input really was quiet: the gain was applied
+    return float(ffmpeg.loudnorm_measurement(run.stderr)["input_i"])
 
 
 def test_silence_survives_normalize(tmp_path: Path) -> None:
@@ -210,11 +201,13 @@ def test_cover_and_tags_are_kept_or_stripped(tmp_path: Path) -> None:
     for target in ("flac", "m4a", "mp3"):
         kept = convert(src, "mp3", target, tmp_path)
         assert kept.details["output"]["has_cover"], target
+        assert media.measure(kept.path, OUTPUT_DEMUXERS[target]).cover_stream is not None
         with av.open(str(kept.path)) as c:
             tags = {k.lower(): v for k, v in c.metadata.items()}
         assert tags.get("title") == "Cover Song", (target, tags)
     stripped = convert(src, "mp3", "flac", tmp_path, metadata="strip")
     assert not stripped.details["output"]["has_cover"]
+    assert media.measure(stripped.path, "flac").cover_stream is None
     with av.open(str(stripped.path)) as c:
         assert "title" not in {k.lower() for k in c.metadata}
 
@@ -329,13 +322,12 @@ def test_engine_errors_keep_the_end_of_the_log(tmp_path: Path) -> None:
     data = bytearray(src.read_bytes())
     data[200:] = bytes(len(data) - 200)  # the header survives, the frames do not
     src.write_bytes(bytes(data))
-    try:
+    with pytest.raises(InvalidInput) as err:
         convert(src, "flac", "mp3", tmp_path)
-    except InvalidInput as err:
-        assert err.code == "invalid_audio"
-        assert err.details.get("engine_log") is None or len(err.details["engine_log"]) <= 2000
-    else:
-        pytest.fail("a FLAC with no frames must fail")
+    assert err.value.code == "invalid_audio"
+    log = err.value.details["engine_log"]
+    assert 0 < len(log) <= 2000 and "\n" in log  # the last lines, not just one
+    assert str(tmp_path) not in log and str(tmp_path) not in str(err.value)
 
 
 def test_invalid_options_are_refused_with_a_reason(inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -352,3 +344,27 @@ def test_invalid_options_are_refused_with_a_reason(inputs: dict[str, Path], tmp_
     with pytest.raises(InvalidArgument, match="past the end"):
         convert(inputs["wav"], "wav", "mp3", tmp_path, start=5)
     assert math.isfinite(1.0)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_the_probe_reads_every_channel_layout_as_libav_does(channels: int, tmp_path: Path) -> None:
+    src = media.tone(tmp_path / "in.flac", "flac", channels=channels)
+    got = asyncio.run(ffmpeg.probe(programs(tmp_path), media.FFMPEG, src, "flac"))
+    expected = media.measure(src, "flac")
+    assert (got.channels, got.sample_rate, got.codec) == (
+        expected.channels,
+        expected.sample_rate,
+        expected.codec,
+    )
+    assert got.duration_seconds == pytest.approx(expected.duration_seconds, abs=0.01)
+
+
+def test_a_tag_posing_as_the_description_fails_the_probe(tmp_path: Path) -> None:
+    """A tag name with line breaks can add lines that look like FFmpeg's own: the
+    second 'Duration' makes the probe fail instead of believing 9 hours."""
+    fake = "evil\n  Duration: 09:00:00.00, bitrate: 1 kb/s\n  Stream #0:0: Audio: pcm_s16le"
+    src = tmp_path / "evil.mp3"
+    media.ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-metadata", f"{fake}=x", str(src))
+    with pytest.raises(InvalidInput, match="describes itself more than once") as err:
+        convert(src, "mp3", "wav", tmp_path)
+    assert err.value.code == "invalid_audio"

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transmute_audio.options import AudioOptions
-from transmute_audio.probe import MediaInfo, open_options
+from transmute_audio.probe import MediaInfo
+from transmute_audio.probe import input_args as open_args
 from transmute_common.errors import InvalidArgument
 
 
@@ -32,6 +33,8 @@ CODECS = {
     "wav": Codec("pcm_s16le", "wav"),
     "aiff": Codec("pcm_s16be", "aiff"),
 }
+# Lossless PCM is written with 24-bit samples.
+LOSSLESS_PCM = {"wav": "pcm_s24le", "aiff": "pcm_s24be"}
 # Targets whose container holds a cover picture FFmpeg can copy in.
 COVER_TARGETS = {"mp3", "m4a", "alac", "flac"}
 _PRESET = {"low": 0, "medium": 1, "high": 2, "lossless": 3}
@@ -89,9 +92,14 @@ def quality_args(target: str, opts: AudioOptions) -> list[str]:
         return ["-q:a", str(_VORBIS_Q[level])]
     if target == "flac":
         return ["-compression_level", "5"]
-    if target in ("wav", "aiff") and opts.quality == "lossless":
-        return ["-c:a", "pcm_s24le" if target == "wav" else "pcm_s24be"]
+    if target in LOSSLESS_PCM and opts.quality == "lossless":
+        return ["-c:a", LOSSLESS_PCM[target]]
     return []
+
+
+def keeps_cover(plan: Plan) -> bool:
+    keep = plan.opts.metadata == "keep"
+    return keep and plan.info.cover_stream is not None and plan.target in COVER_TARGETS
 
 
 @dataclass(frozen=True)
@@ -104,12 +112,18 @@ class Plan:
     target: str
     opts: AudioOptions
     start: float
-    length: float  # seconds of input converted
+    length: float  # seconds of input converted, as far as the header tells
     max_output_bytes: int
+    # At most this much is decoded: a cut asked for, else the limit (the probed length
+    # is rounded and may lie, so the end of a whole file is where decoding stops).
+    read_limit: float = 0.0
 
 
-def plan_clip(operation: str, opts: AudioOptions, info: MediaInfo, max_seconds: float) -> float:
-    """Seconds of input to convert, from ``opts.start``."""
+def plan_clip(
+    operation: str, opts: AudioOptions, info: MediaInfo, max_seconds: float
+) -> tuple[float, float]:
+    """Seconds of input to convert from ``opts.start`` (as the header tells), and the
+    most that is decoded."""
     if opts.start >= info.duration_seconds > 0:
         raise InvalidArgument(
             f"start {opts.start:g} s is past the end of the audio ({info.duration_seconds:.3f} s)",
@@ -121,19 +135,17 @@ def plan_clip(operation: str, opts: AudioOptions, info: MediaInfo, max_seconds: 
     elif opts.end is not None:
         wanted = opts.end - opts.start
     else:
-        wanted = available
-    # A header may lie about the length: never more than the limit is decoded.
-    return min(wanted, available or wanted, max_seconds)
+        # To the end, whatever the header says; never more than the limit.
+        return min(available or max_seconds, max_seconds), max_seconds
+    cut = min(wanted, max_seconds)
+    return min(cut, available or cut), cut
 
 
 def input_args(plan: Plan) -> list[str]:
-    opts = open_options(plan.demuxer)
-    args = ["-nostdin", "-hide_banner", "-nostats", "-y"]
-    args += ["-protocol_whitelist", opts["protocol_whitelist"]]
-    args += ["-format_whitelist", opts["format_whitelist"], "-f", plan.demuxer]
+    args = [*open_args(plan.demuxer), "-nostats", "-y"]
     if plan.start > 0:
         args += ["-ss", f"{plan.start:.6f}"]  # sample-accurate: decoded, then trimmed
-    args += ["-t", f"{plan.length:.6f}", "-i", str(plan.source)]
+    args += ["-t", f"{plan.read_limit or plan.length:.6f}", "-i", str(plan.source)]
     return args
 
 
@@ -180,9 +192,9 @@ def convert_command(ffmpeg: str, plan: Plan, out: Path, loudnorm: str | None) ->
     codec = CODECS[plan.target]
     args = [ffmpeg, *input_args(plan), "-map", "0:a:0"]
     keep = plan.opts.metadata == "keep"
-    cover = plan.info.cover_stream
-    if keep and cover is not None and plan.target in COVER_TARGETS:
-        args += ["-map", f"0:{cover}", "-c:v", "copy", "-disposition:v:0", "attached_pic"]
+    if keeps_cover(plan):
+        args += ["-map", f"0:{plan.info.cover_stream}", "-c:v", "copy"]
+        args += ["-disposition:v:0", "attached_pic"]
     else:
         args += ["-vn"]
     args += ["-sn", "-dn", "-map_chapters", "-1"]

@@ -1,8 +1,10 @@
-"""The audio engine: FFmpeg as a child of the worker process (see
-transmute_common.workers), which the runtime kills as a process group on cancel."""
+"""The audio engine: every step (probe, measure, encode) is FFmpeg, started confined
+from the service process (transmute_common.program_host); a cancelled job's FFmpeg is
+killed with its process group."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 from typing import Any
@@ -13,22 +15,23 @@ from transmute_audio import command, ffmpeg
 from transmute_audio.capabilities import OUTPUTS, PREVIEW_OUTPUTS
 from transmute_audio.config import AudioSettings
 from transmute_audio.options import AudioOptions
-from transmute_audio.probe import DEMUXERS, OUTPUT_DEMUXERS, MediaInfo, probe
+from transmute_audio.probe import DEMUXERS, LOG_KEPT, OUTPUT_DEMUXERS, MediaInfo
+from transmute_common.confined import ProgramRunner
 from transmute_common.converter import (
     Capabilities,
     ConversionTask,
-    Converter,
     OutputFile,
+    ProgramConverter,
     ProgressFn,
 )
-from transmute_common.errors import InvalidArgument, InvalidInput
+from transmute_common.errors import InvalidArgument, InvalidInput, scrubbed_log
 from transmute_common.formats import BY_NAME, format_of
 from transmute_common.media_sniff import sniff_media
 
 SNIFF_BYTES = 8192
 
 
-class AudioConverter(Converter):
+class AudioConverter(ProgramConverter):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings)
         config = AudioSettings.model_validate(self.settings)
@@ -36,12 +39,14 @@ class AudioConverter(Converter):
         self.max_output_bytes = config.max_output_bytes
         self.ffmpeg = ffmpeg.ffmpeg_program(config.ffmpeg_path)
 
-    def available(self, declared: Capabilities) -> Capabilities:
-        have = ffmpeg.encoders(self.ffmpeg)
+    async def available(self, declared: Capabilities, programs: ProgramRunner) -> Capabilities:
+        have = await ffmpeg.encoders(programs, self.ffmpeg)
         lacking = {t for t, c in command.CODECS.items() if c.encoder not in have}
         return declared.without(set(), lacking)
 
-    def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
+    async def convert(
+        self, task: ConversionTask, progress: ProgressFn, programs: ProgramRunner
+    ) -> list[OutputFile]:
         try:
             opts = AudioOptions.model_validate(task.options)
         except ValidationError as exc:
@@ -56,14 +61,14 @@ class AudioConverter(Converter):
         source = task.inputs[0]
         self._check_content(source.path, source.format)
         demuxer = DEMUXERS[source.format]
-        info = probe(source.path, demuxer)
+        info = await ffmpeg.probe(programs, self.ffmpeg, source.path, demuxer)
         if info.duration_seconds > self.max_seconds:
             raise InvalidInput(
                 f"the audio is {info.duration_seconds:.0f} s long, over the limit of "
                 f"{self.max_seconds:.0f} s",
                 code="audio_too_long",
             )
-        length = command.plan_clip(task.operation, opts, info, self.max_seconds)
+        length, read_limit = command.plan_clip(task.operation, opts, info, self.max_seconds)
         plan = command.Plan(
             source.path,
             demuxer,
@@ -73,32 +78,39 @@ class AudioConverter(Converter):
             opts.start,
             length,
             self.max_output_bytes,
+            read_limit,
         )
         out = task.output_dir / f"output.{BY_NAME[task.target].extension}"
-        log = task.output_dir.parent / "ffmpeg.log"
         passes = 2 if opts.normalize else 1
         loudnorm = None
         if opts.normalize:
-            text = ffmpeg.run(
-                command.measure_command(self.ffmpeg, plan), log, _ticker(progress, length, 0, 2)
+            measuring = await ffmpeg.run(
+                programs,
+                command.measure_command(self.ffmpeg, plan),
+                _ticker(progress, length, 0, 2),
             )
-            measured = ffmpeg.loudnorm_measurement(text)
+            measured = ffmpeg.loudnorm_measurement(measuring.log)
             # Silence has no loudness to correct (-inf): it is written as it is.
             if math.isfinite(float(measured.get("input_i", "-inf"))):
                 loudnorm = command.loudnorm_filter(opts.loudness, measured)
-        ffmpeg.run(
+        encoded = await ffmpeg.run(
+            programs,
             command.convert_command(self.ffmpeg, plan, out, loudnorm),
-            log,
             _ticker(progress, length, passes - 1, passes),
         )
-        if out.stat().st_size >= self.max_output_bytes:
+        size = (await asyncio.to_thread(out.stat)).st_size
+        if size >= self.max_output_bytes:
             raise InvalidInput(
                 f"the output reached the limit of {self.max_output_bytes} bytes",
                 code="output_too_large",
             )
-        result = probe(out, OUTPUT_DEMUXERS[task.target])
-        if result.duration_seconds <= 0:
-            raise InvalidInput("no audio could be decoded from the input", code="invalid_audio")
+        result = await ffmpeg.probe(programs, self.ffmpeg, out, OUTPUT_DEMUXERS[task.target])
+        if encoded.media_seconds <= 0 or result.duration_seconds <= 0:
+            raise InvalidInput(
+                "no audio could be decoded from the input",
+                code="invalid_audio",
+                details={"engine_log": scrubbed_log(encoded.log, LOG_KEPT)},
+            )
         progress(1.0, "encoded")
         media_type = BY_NAME[task.target].media_type
         return [OutputFile(out, out.name, media_type, _details(info, result))]

@@ -1,17 +1,20 @@
-"""Runs FFmpeg and follows its ``-progress`` output (key=value blocks on stdout)."""
+"""Runs FFmpeg (confined, through the service's ProgramRunner) and follows its
+``-progress`` output: key=value blocks on stdout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio_ffmpeg
 
-from transmute_common.errors import InvalidInput, scrubbed
+from transmute_audio.probe import LOG_KEPT, MediaInfo, parse_description, probe_command
+from transmute_common.confined import ProgramRunner
+from transmute_common.errors import InvalidInput, scrubbed, scrubbed_log
 
-STDERR_KEPT = 2000  # characters of FFmpeg's log kept in a failed job's details
 # Called with seconds of media done and FFmpeg's speed (x realtime, None before known).
 Tick = Callable[[float, float | None], None]
 
@@ -20,17 +23,24 @@ def ffmpeg_program(configured: str) -> str:
     return configured or imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def encoders(ffmpeg: str) -> set[str]:
-    out = subprocess.run(
-        [ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, check=True
-    ).stdout
+async def encoders(programs: ProgramRunner, ffmpeg: str) -> set[str]:
+    lines: list[str] = []
+    done = await programs.run([ffmpeg, "-hide_banner", "-encoders"], lines.append)
+    if done.returncode != 0:
+        raise OSError(f"{ffmpeg} -encoders failed: {scrubbed(done.log)}")
     names = set()
-    for line in out.splitlines():
+    for line in lines:
         parts = line.split()
-        # Rows look like " A....D libopus   libopus Opus"; the legend above has no dots.
+        # Rows look like "A....D libopus   libopus Opus"; the legend above has no dots.
         if len(parts) >= 2 and parts[0].startswith("A") and "." in parts[0]:
             names.add(parts[1])
     return names
+
+
+async def probe(programs: ProgramRunner, ffmpeg: str, path: Path, demuxer: str) -> MediaInfo:
+    done = await programs.run(probe_command(ffmpeg, path, demuxer), log_name="probe.log")
+    size = (await asyncio.to_thread(path.stat)).st_size
+    return parse_description(done.log, size)
 
 
 def _speed(value: str) -> float | None:
@@ -41,31 +51,38 @@ def _speed(value: str) -> float | None:
     return speed if speed > 0 else None
 
 
-def run(args: list[str], log_path: Path, tick: Tick) -> str:
-    """Runs FFmpeg to the end; returns its log. A failure is the input's fault unless
-    shown otherwise: InvalidInput with the end of the log in its details."""
-    with log_path.open("w+b") as log:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        speed: float | None = None
-        for raw in proc.stdout:
-            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
-            if key == "speed":
-                speed = _speed(value)
-            elif key == "out_time_us" and value.lstrip("-").isdigit():
-                tick(max(int(value), 0) / 1e6, speed)
-        code = proc.wait()
-        log.seek(0)
-        text = log.read().decode("utf-8", "replace")
-    if code != 0:
-        tail = scrubbed(text[-STDERR_KEPT:])
-        last = tail.strip().splitlines()[-1] if tail.strip() else f"exit status {code}"
+@dataclass(frozen=True)
+class Finished:
+    log: str
+    media_seconds: float  # how much FFmpeg wrote, by its last progress report
+
+
+async def run(programs: ProgramRunner, args: list[str], tick: Tick) -> Finished:
+    """Runs FFmpeg to the end. A failure is the input's fault unless shown otherwise:
+    InvalidInput with the end of the log in its details."""
+    speed: float | None = None
+    written = 0.0
+
+    def on_line(line: str) -> None:
+        nonlocal speed, written
+        key, _, value = line.partition("=")
+        if key == "speed":
+            speed = _speed(value)
+        elif key == "out_time_us" and value.lstrip("-").isdigit():
+            written = max(int(value), 0) / 1e6
+            tick(written, speed)
+
+    done = await programs.run(args, on_line, log_name="ffmpeg.log")
+    if done.returncode != 0:
+        tail = scrubbed_log(done.log, LOG_KEPT)
+        lines = done.log.strip().splitlines()
+        last = scrubbed(lines[-1]) if lines else f"exit status {done.returncode}"
         raise InvalidInput(
             f"cannot convert the audio: {last[:300]}",
             code="invalid_audio",
             details={"engine_log": tail},
         )
-    return text
+    return Finished(done.log, written)
 
 
 def loudnorm_measurement(log: str) -> dict[str, str]:

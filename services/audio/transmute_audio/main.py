@@ -6,11 +6,12 @@ from transmute_audio.capabilities import CAPABILITIES
 from transmute_audio.config import AudioSettings
 from transmute_common.runtime import serve_converter
 
-ENGINE = "transmute_audio.engine:AudioConverter"  # built in each worker, never here
+# Built in this process: the engine only starts FFmpeg, confined (no Python worker).
+ENGINE = "transmute_audio.engine:AudioConverter"
 
 
 def main() -> None:
-    uvloop.run(serve_converter("audio", ENGINE, CAPABILITIES, AudioSettings()))
+    uvloop.run(serve_converter("audio", ENGINE, CAPABILITIES, AudioSettings(), host="programs"))
 
 
 if __name__ == "__main__":
