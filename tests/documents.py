@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
 from pathlib import Path
 
 import img2pdf
@@ -96,3 +97,59 @@ def encrypted_pdf(path: Path, password: str, texts: list[str] | None = None) -> 
         texts or ["Secret"],
         encryption=pikepdf.Encryption(user=password, owner=password, R=6),
     )
+
+
+# Office documents, written by LibreOffice itself (the Debian package `make` installs)
+# from small sources made here: HTML for the text formats, CSV for the spreadsheets and
+# a flat ODF presentation of two slides.
+SOFFICE = "/usr/bin/soffice"
+OFFICE_HTML = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Report</title></head>"
+    "<body><h1>Quarterly report</h1><p>Alpha bravo charlie delta.</p></body></html>"
+)
+OFFICE_CSV = "fruit,count\napple,3\npear,5\n"
+OFFICE_SLIDES = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" office:version="1.2"
+ office:mimetype="application/vnd.oasis.opendocument.presentation">
+<office:body><office:presentation>{}</office:presentation></office:body></office:document>
+"""
+OFFICE_SLIDE = (
+    '<draw:page draw:name="s{0}"><draw:frame svg:x="2cm" svg:y="2cm" svg:width="20cm" '
+    'svg:height="3cm"><draw:text-box><text:p>Slide {0} words</text:p></draw:text-box>'
+    "</draw:frame></draw:page>"
+)
+# What each format is written from, and the LibreOffice filter that writes it.
+OFFICE_SOURCES = {
+    "docx": ("report.html", "docx:MS Word 2007 XML"),
+    "doc": ("report.html", "doc:MS Word 97"),
+    "odt": ("report.html", "odt:writer8"),
+    "rtf": ("report.html", "rtf:Rich Text Format"),
+    "xlsx": ("fruit.csv", "xlsx"),
+    "ods": ("fruit.csv", "ods"),
+    "pptx": ("slides.fodp", "pptx"),
+    "odp": ("slides.fodp", "odp"),
+}
+
+
+def office_documents(work: Path) -> dict[str, Path]:
+    """One small document per office format LibreOffice reads, and the HTML itself."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "report.html").write_text(OFFICE_HTML)
+    (work / "fruit.csv").write_text(OFFICE_CSV)
+    (work / "slides.fodp").write_text(
+        OFFICE_SLIDES.format(OFFICE_SLIDE.format(1) + OFFICE_SLIDE.format(2))
+    )
+    profile = (work / "profile").as_uri()
+    made = {"html": work / "report.html"}
+    for fmt, (source, to) in OFFICE_SOURCES.items():
+        out = work / fmt
+        subprocess.run(
+            [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--convert-to", to,
+             "--outdir", str(out), str(work / source)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        [made[fmt]] = out.iterdir()
+    return made

@@ -50,6 +50,21 @@ def is_svg(head: bytes) -> bool:
     return data.startswith(b"<svg", pos) and data[pos + 4 : pos + 5] in _AFTER_NAME
 
 
+def is_html(head: bytes) -> bool:
+    """An HTML document: optional comments, then an HTML doctype or ``<html`` root."""
+    data = head.removeprefix(_BOM)
+    pos: int | None = _skip_space(data, 0)
+    while pos is not None and data.startswith(b"<!--", pos):
+        pos = _after(data, pos, b"<!--", b"-->")
+        pos = None if pos is None else _skip_space(data, pos)
+    if pos is None:
+        return False
+    start = data[pos : pos + 15].lower()
+    return start.startswith(b"<!doctype html") or (
+        start.startswith(b"<html") and start[5:6] in _AFTER_NAME
+    )
+
+
 def sniff(head: bytes) -> str:
     """The media type of a file from its first ``SNIFF_BYTES`` bytes."""
     media = sniff_media(head)
@@ -60,4 +75,6 @@ def sniff(head: bytes) -> str:
         return str(kind.mime)
     if is_svg(head):
         return "image/svg+xml"
+    if is_html(head):
+        return "text/html"
     return OCTET_STREAM

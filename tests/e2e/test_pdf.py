@@ -154,6 +154,37 @@ def test_compress_over_convert_reports_its_stats(api: httpx.Client, tmp_path: Pa
     assert len(api.get(job["outputs"][0]["url"]).content) == details["output_bytes"]
 
 
+def test_office_documents_become_pdfs(api: httpx.Client, tmp_path: Path) -> None:
+    made = documents.office_documents(tmp_path / "office")
+    formats = {s["service"]: s for s in api.get("/v1/formats").json()["services"]}["pdf"]
+    office = {c["operation"]: c for c in formats["conversions"]}["office_to_pdf"]
+    assert set(office["inputs"]) == set(made)  # every format LibreOffice reads here
+    jobs = {}
+    for fmt in ("docx", "xlsx", "pptx", "html"):
+        resp = api.post(
+            "/v1/convert",
+            files={"file": (made[fmt].name, made[fmt].read_bytes())},
+            data={"target": "pdf", "operation": "office_to_pdf"},
+        )
+        assert resp.status_code == 202, resp.text
+        jobs[fmt] = resp.json()["id"]
+    # No operation named: a document asked for as PDF is converted all the same.
+    plain = convert(api, made["odt"].read_bytes(), "pdf", name="report.odt")
+    assert plain.status_code == 202, plain.text
+    jobs["odt"] = plain.json()["id"]
+    expected = {"docx": "Quarterly", "odt": "Quarterly", "html": "Quarterly"}
+    expected |= {"xlsx": "apple", "pptx": "Slide 2"}
+    for fmt, job_id in jobs.items():
+        job = final_state(api, job_id)
+        assert job["status"] == "succeeded", (fmt, job.get("error"))
+        pdf = api.get(job["outputs"][0]["url"]).content
+        assert expected[fmt] in " ".join(texts(pdf)), fmt
+        assert job["outputs"][0]["details"]["pages"] == len(texts(pdf))
+    # Text that only says it is a document is refused by its bytes.
+    resp = convert(api, b"not a word document at all", "pdf", name="letter.docx")
+    assert resp.status_code == 415, resp.text
+
+
 @pytest.fixture
 def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:

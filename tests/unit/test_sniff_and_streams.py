@@ -17,7 +17,11 @@ from transmute_gateway.streams import limited, peek
         (images.svg(), "image/svg+xml"),
         (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'></svg>", "image/svg+xml"),
         (b"just some text, named photo.png by its sender", "application/octet-stream"),
-        (b"<html><svg></svg></html>", "application/octet-stream"),
+        (b"<html><svg></svg></html>", "text/html"),
+        (b"\xef\xbb\xbf<!-- c -->\n<!DOCTYPE HTML><p>x", "text/html"),
+        (b"<HTML lang=en>", "text/html"),
+        (b"<htmlx>", "application/octet-stream"),
+        (b"<p>a fragment is not a document</p>", "application/octet-stream"),
         (
             b'<?xml version="1.0"?>\n<!-- a -->\n<!-- b --><!DOCTYPE svg PUBLIC "x">\n<svg>',
             "image/svg+xml",

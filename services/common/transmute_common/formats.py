@@ -42,6 +42,19 @@ _FORMATS = [
     Format("avi", "video/x-msvideo", "avi"),
     # Documents.
     Format("pdf", "application/pdf", "pdf"),
+    Format(
+        "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"
+    ),
+    Format("doc", "application/msword", "doc"),
+    Format("odt", "application/vnd.oasis.opendocument.text", "odt"),
+    Format("rtf", "application/rtf", "rtf"),
+    Format("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    Format("ods", "application/vnd.oasis.opendocument.spreadsheet", "ods"),
+    Format(
+        "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", "pptx"
+    ),
+    Format("odp", "application/vnd.oasis.opendocument.presentation", "odp"),
+    Format("html", "text/html", "html"),
     Format("txt", "text/plain", "txt"),  # output only: a document's text
     Format("zip", "application/zip", "zip"),  # output only: several results in one file
 ]
@@ -57,6 +70,7 @@ BY_MEDIA_TYPE.update(
         "audio/x-flac": BY_NAME["flac"],
         "audio/x-m4a": BY_NAME["m4a"],
         "audio/x-ms-asf": BY_NAME["wma"],
+        "text/rtf": BY_NAME["rtf"],
     }
 )
 OCTET_STREAM = "application/octet-stream"

@@ -24,6 +24,8 @@ IMAGE_TARGETS = ["png", "jpeg"]
 # Rendered as PNG here, encoded by the image service through its Convert API.
 HANDED_OFF_TARGETS = ["webp", "avif"]
 HANDOFFS = [Handoff("to_images", frozenset(HANDED_OFF_TARGETS), via="png", service="image")]
+# Opened by LibreOffice (office_to_pdf).
+OFFICE_INPUTS = ["docx", "doc", "odt", "rtf", "xlsx", "ods", "pptx", "odp", "html"]
 # Lossless into a PDF as they are (img2pdf embeds the JPEG or PNG data).
 IMAGE_INPUTS = ["jpeg", "png"]
 
@@ -36,6 +38,9 @@ CAPABILITIES = Capabilities(
             operation="to_images", inputs=["pdf"], outputs=IMAGE_TARGETS + HANDED_OFF_TARGETS
         ),
         Conversion(operation="to_text", inputs=["pdf"], outputs=["txt"]),
+        Conversion(operation="office_to_pdf", inputs=OFFICE_INPUTS, outputs=["pdf"]),
+        # The same, as a plain conversion: a DOCX asked for as PDF needs no operation.
+        Conversion(operation="convert", inputs=OFFICE_INPUTS, outputs=["pdf"]),
         Conversion(
             operation="from_images", inputs=IMAGE_INPUTS, outputs=["pdf"], max_inputs=MAX_IMAGES
         ),

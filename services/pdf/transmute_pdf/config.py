@@ -14,3 +14,12 @@ class PdfSettings(ConverterSettings):
     max_page_pixels: int = Field(default=100_000_000, ge=1)
     # Ghostscript, for `compress` at level strong; empty: `gs` found on PATH.
     ghostscript_path: str = ""
+    # LibreOffice, for office_to_pdf; empty: `soffice` found on PATH. It is driven by the
+    # Python that holds LibreOffice's `uno` module (Debian: python3-uno).
+    soffice_path: str = ""
+    office_python: str = "/usr/bin/python3"
+    # Each worker's LibreOffice is replaced after this many documents.
+    office_recycle_documents: int = Field(default=200, ge=1)
+    # An office archive (DOCX, XLSX, ODT...) that unpacks to more is refused.
+    max_archive_entries: int = Field(default=10_000, ge=1)
+    max_archive_bytes: int = Field(default=1024**3, ge=1)

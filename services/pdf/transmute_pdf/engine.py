@@ -1,6 +1,7 @@
 """The PDF engine: pikepdf (qpdf) for structure, pypdfium2 for pages as pictures and
-text, img2pdf for pictures as pages, Ghostscript for the strongest compression. Runs
-in the runtime's worker processes, never in the service."""
+text, img2pdf for pictures as pages, Ghostscript for the strongest compression,
+LibreOffice for office documents. Runs in the runtime's worker processes, never in the
+service."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from transmute_common.converter import (
 )
 from transmute_common.errors import InvalidArgument
 from transmute_pdf import edit, render
+from transmute_pdf.capabilities import OFFICE_INPUTS
 from transmute_pdf.compress import compress
 from transmute_pdf.config import PdfSettings
+from transmute_pdf.office import Office, office_to_pdf
 from transmute_pdf.options import PdfOptions
 from transmute_pdf.sanitize import sanitize
 from transmute_pdf.task import PdfTask
@@ -29,6 +32,11 @@ class PdfConverter(Converter):
         super().__init__(settings)
         self.config = PdfSettings.model_validate(self.settings)
         self.ghostscript = shutil.which(self.config.ghostscript_path or "gs")
+        self.office = Office(
+            self.config.soffice_path or "soffice",
+            self.config.office_python,
+            self.config.office_recycle_documents,
+        )
         self.operations: dict[str, Callable[[PdfTask, str], list[OutputFile]]] = {
             "compress": lambda t, _: compress(t, self.ghostscript),
             "merge": lambda t, _: edit.merge(t),
@@ -44,10 +52,16 @@ class PdfConverter(Converter):
             "to_images": render.to_images,
             "to_text": lambda t, _: render.to_text(t),
             "from_images": lambda t, _: render.from_images(t),
+            "office_to_pdf": lambda t, _: office_to_pdf(t, self.office),
+            "convert": lambda t, _: office_to_pdf(t, self.office),
         }
 
     def available(self, declared: Capabilities) -> Capabilities:
-        """Without Ghostscript, compress offers the levels pikepdf does alone."""
+        """Without Ghostscript, compress offers the levels pikepdf does alone; without
+        LibreOffice, there is no office_to_pdf."""
+        if self.office.missing() is not None:
+            kept = [c for c in declared.conversions if c.inputs != OFFICE_INPUTS]
+            declared = declared.model_copy(update={"conversions": kept})
         if self.ghostscript is not None:
             return declared
         options = [
