@@ -11,7 +11,7 @@ from pathlib import Path
 import img2pdf
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 LETTER = (612, 792)
 
@@ -153,3 +153,19 @@ def office_documents(work: Path) -> dict[str, Path]:
         )  # fmt: skip
         [made[fmt]] = out.iterdir()
     return made
+
+
+def scanned_text_pdf(path: Path, lines: list[str], angle: float = 0.0) -> Path:
+    """One page that is only a picture of ``lines`` of text (as a scanner makes it, at
+    200 DPI, tilted by ``angle`` degrees): no text layer until OCR adds one."""
+    page = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=60)
+    for i, line in enumerate(lines):
+        draw.text((150, 200 + i * 120), line, fill=0, font=font)
+    if angle:
+        page = page.rotate(angle, fillcolor=255, expand=False)
+    buf = io.BytesIO()
+    page.save(buf, "PNG", dpi=(200, 200))
+    path.write_bytes(img2pdf.convert(buf.getvalue()))
+    return path

@@ -185,6 +185,26 @@ def test_office_documents_become_pdfs(api: httpx.Client, tmp_path: Path) -> None
     assert resp.status_code == 415, resp.text
 
 
+def test_ocr_makes_a_scan_searchable(api: httpx.Client, tmp_path: Path) -> None:
+    lines = ["Invoice number 4711", "Quantum harbour lantern"]
+    scan = documents.scanned_text_pdf(tmp_path / "scan.pdf", lines, angle=1.5)
+    resp = api.post(
+        "/v1/convert",
+        files={"file": ("scan.pdf", scan.read_bytes())},
+        data={"target": "pdf", "operation": "ocr", "options": '{"language": "eng"}'},
+    )
+    assert resp.status_code == 202, resp.text
+    seen = [e for e in events(api, resp.json()["id"]) if e[0] == "progress"]
+    job = final_state(api, resp.json()["id"])
+    assert job["status"] == "succeeded", job.get("error")
+    [text] = texts(api.get(job["outputs"][0]["url"]).content)
+    assert all(line in " ".join(text.split()) for line in lines), text
+    # OCRmyPDF's own steps (scanning, ocr, ...) reach the job's progress.
+    ours = {"", "fetching input", "converting", "reading pages", "storing output", "done"}
+    steps = {e[1]["progress"]["message"] for e in seen} - ours
+    assert steps, seen
+
+
 @pytest.fixture
 def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:

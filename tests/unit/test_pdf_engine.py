@@ -265,3 +265,35 @@ def test_a_truncated_pdf_is_repaired_or_refused_cleanly(doc: Path, tmp_path: Pat
         assert exc.code == "invalid_pdf"
     else:
         assert outputs[0].path.read_text().startswith("Alpha")
+
+
+SCANNED = ["Invoice number 4711", "Quantum harbour lantern", "Total amount due"]
+
+
+def test_ocr_makes_scanned_pages_searchable(tmp_path: Path) -> None:
+    scan = documents.scanned_text_pdf(tmp_path / "scan.pdf", SCANNED, angle=2)
+    assert text_of(scan) == [""]
+    [out] = run("ocr", [scan], tmp_path)
+    [found] = text_of(out.path)
+    for line in SCANNED:
+        assert line in " ".join(found.split()), found
+    assert out.details["pages"] == 1 and out.details["text_characters"] >= 50
+
+
+def test_ocr_keeps_pages_that_have_text_and_reads_encrypted_input(tmp_path: Path) -> None:
+    typed = documents.text_pdf(tmp_path / "typed.pdf", ["Typeset"])
+    scan = documents.scanned_text_pdf(tmp_path / "scan.pdf", SCANNED[:1])
+    [both] = run("merge", [typed, scan], tmp_path)
+    locked = tmp_path / "locked.pdf"
+    with pikepdf.open(both.path) as pdf:
+        pdf.save(locked, encryption=pikepdf.Encryption(owner="o", user="pw", R=6))
+    [out] = run("ocr", [locked], tmp_path, password="pw")
+    typed_text, scanned_text = text_of(out.path)
+    assert typed_text == "Typeset"  # left as it was, not read again
+    assert "Invoice number 4711" in " ".join(scanned_text.split())
+
+
+def test_ocr_refuses_a_language_that_is_not_installed(doc: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        run("ocr", [doc], tmp_path, language="eng+klingon")
+    assert refused.value.code == "invalid_options"

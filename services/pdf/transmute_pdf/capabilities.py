@@ -38,6 +38,7 @@ CAPABILITIES = Capabilities(
             operation="to_images", inputs=["pdf"], outputs=IMAGE_TARGETS + HANDED_OFF_TARGETS
         ),
         Conversion(operation="to_text", inputs=["pdf"], outputs=["txt"]),
+        Conversion(operation="ocr", inputs=["pdf"], outputs=["pdf"]),
         Conversion(operation="office_to_pdf", inputs=OFFICE_INPUTS, outputs=["pdf"]),
         # The same, as a plain conversion: a DOCX asked for as PDF needs no operation.
         Conversion(operation="convert", inputs=OFFICE_INPUTS, outputs=["pdf"]),

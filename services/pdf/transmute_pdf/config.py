@@ -23,3 +23,5 @@ class PdfSettings(ConverterSettings):
     # An office archive (DOCX, XLSX, ODT...) that unpacks to more is refused.
     max_archive_entries: int = Field(default=10_000, ge=1)
     max_archive_bytes: int = Field(default=1024**3, ge=1)
+    # Tesseract languages ocr may use (Debian: tesseract-ocr-<lang>); others are refused.
+    ocr_languages: list[str] = ["eng"]

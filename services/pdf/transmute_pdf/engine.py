@@ -21,6 +21,7 @@ from transmute_pdf import edit, render
 from transmute_pdf.capabilities import OFFICE_INPUTS
 from transmute_pdf.compress import compress
 from transmute_pdf.config import PdfSettings
+from transmute_pdf.ocr import ocr
 from transmute_pdf.office import Office, office_to_pdf
 from transmute_pdf.options import PdfOptions
 from transmute_pdf.sanitize import sanitize
@@ -53,14 +54,18 @@ class PdfConverter(Converter):
             "to_text": lambda t, _: render.to_text(t),
             "from_images": lambda t, _: render.from_images(t),
             "office_to_pdf": lambda t, _: office_to_pdf(t, self.office),
+            "ocr": lambda t, _: ocr(t),
             "convert": lambda t, _: office_to_pdf(t, self.office),
         }
 
     def available(self, declared: Capabilities) -> Capabilities:
         """Without Ghostscript, compress offers the levels pikepdf does alone; without
-        LibreOffice, there is no office_to_pdf."""
+        LibreOffice there is no office_to_pdf, without Tesseract and Ghostscript no ocr."""
         if self.office.missing() is not None:
             kept = [c for c in declared.conversions if c.inputs != OFFICE_INPUTS]
+            declared = declared.model_copy(update={"conversions": kept})
+        if self.ghostscript is None or shutil.which("tesseract") is None:
+            kept = [c for c in declared.conversions if c.operation != "ocr"]
             declared = declared.model_copy(update={"conversions": kept})
         if self.ghostscript is not None:
             return declared

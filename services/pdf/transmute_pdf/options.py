@@ -31,6 +31,9 @@ class PdfOptions(BaseModel):
     subject: str | None = Field(default=None, max_length=MAX_TEXT)
     keywords: str | None = Field(default=None, max_length=MAX_TEXT)
     bundle: bool = False
+    language: str = Field(default="eng", pattern=r"^[a-z_]{3,16}(\+[a-z_]{3,16}){0,7}$")
+    deskew: bool = True
+    rotate_pages: bool = True
 
     @field_validator("angle")
     @classmethod
@@ -135,6 +138,7 @@ OPTION_SPECS = [
             "metadata",
             "to_images",
             "to_text",
+            "ocr",
         ],
     ),
     _spec(
@@ -154,6 +158,22 @@ OPTION_SPECS = [
     *(
         _spec(name, "string", f"metadata: set the document's {name}", ["metadata"])
         for name in ("title", "author", "subject", "keywords")
+    ),
+    _spec(
+        "language",
+        "string",
+        "ocr: Tesseract languages joined by `+`, e.g. `eng+deu` (those installed: "
+        "TRANSMUTE_OCR_LANGUAGES)",
+        ["ocr"],
+        default="eng",
+    ),
+    _spec("deskew", "boolean", "ocr: straighten skewed pages", ["ocr"], default="true"),
+    _spec(
+        "rotate_pages",
+        "boolean",
+        "ocr: turn pages the right way up when their text is sideways or upside down",
+        ["ocr"],
+        default="true",
     ),
     _spec(
         "bundle",
