@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,6 +204,22 @@ def test_ocr_makes_a_scan_searchable(api: httpx.Client, tmp_path: Path) -> None:
     ours = {"", "fetching input", "converting", "reading pages", "storing output", "done"}
     steps = {e[1]["progress"]["message"] for e in seen} - ours
     assert steps, seen
+
+
+def test_to_docx(api: httpx.Client, words: dict[str, bytes]) -> None:
+    resp = api.post(
+        "/v1/convert",
+        files={"file": ("ab.pdf", words["ab"])},
+        data={"target": "docx", "operation": "to_docx"},
+    )
+    assert resp.status_code == 202, resp.text
+    job = final_state(api, resp.json()["id"])
+    assert job["status"] == "succeeded", job.get("error")
+    assert job["outputs"][0]["name"] == "ab.docx"
+    data = api.get(job["outputs"][0]["url"]).content
+    with zipfile.ZipFile(io.BytesIO(data)) as docx:
+        body = docx.read("word/document.xml").decode()
+    assert "<w:t>Alpha</w:t>" in body and "<w:t>Bravo</w:t>" in body
 
 
 @pytest.fixture

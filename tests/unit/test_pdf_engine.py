@@ -297,3 +297,15 @@ def test_ocr_refuses_a_language_that_is_not_installed(doc: Path, tmp_path: Path)
     with pytest.raises(InvalidArgument) as refused:
         run("ocr", [doc], tmp_path, language="eng+klingon")
     assert refused.value.code == "invalid_options"
+
+
+def test_to_docx_gives_an_editable_document(tmp_path: Path) -> None:
+    src = documents.text_pdf(
+        tmp_path / "words.pdf", WORDS, encryption=pikepdf.Encryption(owner="o", user="pw", R=6)
+    )
+    [out] = run("to_docx", [src], tmp_path, target="docx", password="pw")
+    assert out.media_type.endswith("wordprocessingml.document")
+    with zipfile.ZipFile(out.path) as docx:
+        body = docx.read("word/document.xml").decode()
+    assert all(f"<w:t>{word}</w:t>" in body for word in WORDS), body[:2000]
+    assert out.details["pages"] == len(WORDS)

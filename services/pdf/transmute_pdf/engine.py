@@ -21,6 +21,7 @@ from transmute_pdf import edit, render
 from transmute_pdf.capabilities import OFFICE_INPUTS
 from transmute_pdf.compress import compress
 from transmute_pdf.config import PdfSettings
+from transmute_pdf.docx import to_docx
 from transmute_pdf.ocr import ocr
 from transmute_pdf.office import Office, office_to_pdf
 from transmute_pdf.options import PdfOptions
@@ -55,6 +56,7 @@ class PdfConverter(Converter):
             "from_images": lambda t, _: render.from_images(t),
             "office_to_pdf": lambda t, _: office_to_pdf(t, self.office),
             "ocr": lambda t, _: ocr(t),
+            "to_docx": lambda t, _: to_docx(t),
             "convert": lambda t, _: office_to_pdf(t, self.office),
         }
 

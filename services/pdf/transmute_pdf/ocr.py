@@ -33,28 +33,23 @@ def ocr(task: PdfTask) -> list[OutputFile]:
             f"{', '.join(task.settings.ocr_languages)})",
             code="invalid_options",
         )
-    source = task.source.path
-    with task.open() as pdf:  # checks the page limit and the password
-        pages = len(pdf.pages)
-        if pdf.is_encrypted:  # OCRmyPDF reads no encrypted input: it gets a clear copy
-            source = task.output("decrypted.pdf")
-            pdf.save(source)
     out = task.output("output.pdf")
     task.progress(0.05, "reading pages")
     ocr_progress.report_to(task.progress)
     try:
-        ocrmypdf.ocr(
-            source,
-            out,
-            language=languages,
-            deskew=task.options.deskew,
-            rotate_pages=task.options.rotate_pages,
-            skip_text=True,
-            output_type="pdf",
-            jobs=1,
-            progress_bar=True,
-            plugins=[ocr_progress.__name__],
-        )
+        with task.clear_source() as (source, pages):
+            ocrmypdf.ocr(
+                source,
+                out,
+                language=languages,
+                deskew=task.options.deskew,
+                rotate_pages=task.options.rotate_pages,
+                skip_text=True,
+                output_type="pdf",
+                jobs=1,
+                progress_bar=True,
+                plugins=[ocr_progress.__name__],
+            )
     except ocr_errors.DigitalSignatureError:
         raise InvalidInput(
             "the PDF is digitally signed: OCR would break the signature", code="pdf_signed"
@@ -65,8 +60,6 @@ def ocr(task: PdfTask) -> list[OutputFile]:
         raise TransmuteError(f"OCR failed: {exc}"[:300], code="engine_failure") from None
     finally:
         ocr_progress.report_to(None)
-        if source != task.source.path:
-            source.unlink(missing_ok=True)
     return [OutputFile(out, out.name, "application/pdf", _details(out, pages, languages))]
 
 

@@ -139,6 +139,7 @@ OPTION_SPECS = [
             "to_images",
             "to_text",
             "ocr",
+            "to_docx",
         ],
     ),
     _spec(

@@ -34,5 +34,22 @@ class PdfTask:
         ) as pdf:
             yield pdf
 
+    @contextmanager
+    def clear_source(self) -> Iterator[tuple[Path, int]]:
+        """The first input as an engine that reads no encrypted PDF can take it (a
+        decrypted copy when it is encrypted, removed afterwards) and its page count."""
+        with self.open() as pdf:  # checks the page limit and the password
+            pages = len(pdf.pages)
+            if not pdf.is_encrypted:
+                path = self.source.path
+            else:
+                path = self.out_dir.parent / "decrypted.pdf"
+                pdf.save(path)
+        try:
+            yield path, pages
+        finally:
+            if path != self.source.path:
+                path.unlink(missing_ok=True)
+
     def output(self, name: str) -> Path:
         return self.out_dir / name
