@@ -169,3 +169,28 @@ def scanned_text_pdf(path: Path, lines: list[str], angle: float = 0.0) -> Path:
     page.save(buf, "PNG", dpi=(200, 200))
     path.write_bytes(img2pdf.convert(buf.getvalue()))
     return path
+
+
+def prose_pdf(path: Path, pages: list[str], size: int = 10) -> Path:
+    """One page per text, set in Helvetica at ``size`` points and wrapped to the page
+    width (about 90 characters a line), so a page holds a few paragraphs."""
+    pdf = pikepdf.Pdf.new()
+    font = pdf.make_indirect(
+        Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica)
+    )
+    for text in pages:
+        lines, line = [], ""
+        for word in text.split():
+            if line and len(line) + 1 + len(word) > 90:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        lines.append(line)
+        body = " ".join(f"({ln}) Tj T*" for ln in lines)
+        page = pdf.add_blank_page(page_size=LETTER)
+        page.obj.Resources = Dictionary(Font=Dictionary(F1=font))
+        stream = f"BT /F1 {size} Tf {size + 3} TL 50 740 Td {body} ET"
+        page.obj.Contents = pdf.make_stream(stream.encode())
+    pdf.save(path)
+    return path

@@ -367,3 +367,26 @@ def test_downloads_presign_for_the_public_object_store_address(helm: str) -> Non
     assert "TRANSMUTE_S3_PUBLIC_URL" not in config()
     public = config("--set", "objectStore.publicUrl=https://files.example.com")
     assert public["TRANSMUTE_S3_PUBLIC_URL"] == "https://files.example.com"
+
+
+def test_a_service_reads_secrets_and_may_reach_named_addresses(helm: str) -> None:
+    docs = render(
+        helm,
+        CHART,
+        "--set", "services.pdf.env.TRANSMUTE_AI_URL=https://llm.example.com/v1",
+        "--set", "services.pdf.secretEnv.TRANSMUTE_AI_KEY.secret=transmute-ai",
+        "--set", "services.pdf.secretEnv.TRANSMUTE_AI_KEY.key=apiKey",
+        "--set-json", 'services.pdf.egress=[{"to": [{"ipBlock": {"cidr": "203.0.113.10/32"}}],'
+        ' "ports": [{"port": 443, "protocol": "TCP"}]}]',
+    )  # fmt: skip
+    deployment = parse(by_kind(docs, "Deployment")["transmute-pdf"])
+    env = {e.name: e for e in deployment.spec.template.spec.containers[0].env}
+    assert env["TRANSMUTE_AI_URL"].value == "https://llm.example.com/v1"
+    ref = env["TRANSMUTE_AI_KEY"].value_from.secret_key_ref
+    assert (ref.name, ref.key) == ("transmute-ai", "apiKey")
+    policies = by_kind(docs, "NetworkPolicy")
+    pdf_rules = parse(policies["transmute-pdf"]).spec.egress
+    assert any(r.to and r.to[0].ip_block and r.to[0].ip_block.cidr == "203.0.113.10/32"
+               for r in pdf_rules)  # fmt: skip
+    image_rules = parse(policies["transmute-image"]).spec.egress
+    assert not any(r.to and r.to[0].ip_block for r in image_rules)  # only where asked

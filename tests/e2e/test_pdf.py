@@ -222,6 +222,26 @@ def test_to_docx(api: httpx.Client, words: dict[str, bytes]) -> None:
     assert "<w:t>Alpha</w:t>" in body and "<w:t>Bravo</w:t>" in body
 
 
+def test_summarize_without_a_model_is_extractive(api: httpx.Client, tmp_path: Path) -> None:
+    pages = ["Tides rise twice a day. The moon pulls the tides. Tea was hot.",
+             "Tides and the moon shape coasts. Shoes were red."]  # fmt: skip
+    doc = documents.prose_pdf(tmp_path / "tides.pdf", pages)
+    services = {s["service"]: s for s in api.get("/v1/formats").json()["services"]}
+    offered = {c["operation"] for c in services["pdf"]["conversions"]}
+    assert "summarize" in offered and "translate" not in offered  # no model configured
+    resp = api.post(
+        "/v1/convert",
+        files={"file": ("tides.pdf", doc.read_bytes())},
+        data={"target": "txt", "operation": "summarize", "options": '{"sentences": 2}'},
+    )
+    assert resp.status_code == 202, resp.text
+    job = final_state(api, resp.json()["id"])
+    assert job["status"] == "succeeded", job.get("error")
+    summary = api.get(job["outputs"][0]["url"]).text
+    assert "moon" in summary and "Tea" not in summary and "Shoes" not in summary
+    assert job["outputs"][0]["details"]["method"] == "extractive"
+
+
 @pytest.fixture
 def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:

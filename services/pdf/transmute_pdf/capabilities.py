@@ -40,6 +40,8 @@ CAPABILITIES = Capabilities(
         Conversion(operation="to_text", inputs=["pdf"], outputs=["txt"]),
         Conversion(operation="ocr", inputs=["pdf"], outputs=["pdf"]),
         Conversion(operation="to_docx", inputs=["pdf"], outputs=["docx"]),
+        Conversion(operation="summarize", inputs=["pdf"], outputs=["txt"]),
+        Conversion(operation="translate", inputs=["pdf"], outputs=["txt"]),
         Conversion(operation="office_to_pdf", inputs=OFFICE_INPUTS, outputs=["pdf"]),
         # The same, as a plain conversion: a DOCX asked for as PDF needs no operation.
         Conversion(operation="convert", inputs=OFFICE_INPUTS, outputs=["pdf"]),

@@ -19,6 +19,7 @@ from transmute_common.converter import (
 from transmute_common.errors import InvalidArgument
 from transmute_pdf import edit, render
 from transmute_pdf.capabilities import OFFICE_INPUTS
+from transmute_pdf.chat import ChatClient, ChatSettings
 from transmute_pdf.compress import compress
 from transmute_pdf.config import PdfSettings
 from transmute_pdf.docx import to_docx
@@ -26,6 +27,7 @@ from transmute_pdf.ocr import ocr
 from transmute_pdf.office import Office, office_to_pdf
 from transmute_pdf.options import PdfOptions
 from transmute_pdf.sanitize import sanitize
+from transmute_pdf.summary import summarize, translate
 from transmute_pdf.task import PdfTask
 
 
@@ -57,6 +59,8 @@ class PdfConverter(Converter):
             "office_to_pdf": lambda t, _: office_to_pdf(t, self.office),
             "ocr": lambda t, _: ocr(t),
             "to_docx": lambda t, _: to_docx(t),
+            "summarize": lambda t, _: summarize(t, self._chat()),
+            "translate": lambda t, _: translate(t, self._chat()),
             "convert": lambda t, _: office_to_pdf(t, self.office),
         }
 
@@ -65,6 +69,9 @@ class PdfConverter(Converter):
         LibreOffice there is no office_to_pdf, without Tesseract and Ghostscript no ocr."""
         if self.office.missing() is not None:
             kept = [c for c in declared.conversions if c.inputs != OFFICE_INPUTS]
+            declared = declared.model_copy(update={"conversions": kept})
+        if not self.config.ai_url:
+            kept = [c for c in declared.conversions if c.operation != "translate"]
             declared = declared.model_copy(update={"conversions": kept})
         if self.ghostscript is None or shutil.which("tesseract") is None:
             kept = [c for c in declared.conversions if c.operation != "ocr"]
@@ -78,6 +85,24 @@ class PdfConverter(Converter):
             for o in declared.options
         ]
         return declared.model_copy(update={"options": options})
+
+    def _chat(self) -> ChatClient | None:
+        """A client for the configured language model, one per job (None: none)."""
+        c = self.config
+        if not c.ai_url:
+            return None
+        return ChatClient(
+            ChatSettings(
+                url=c.ai_url,
+                model=c.ai_model,
+                key=c.ai_key.get_secret_value(),
+                timeout=c.ai_timeout_seconds,
+                retries=c.ai_retries,
+                backoff=c.ai_backoff_seconds,
+                max_input_tokens=c.ai_max_input_tokens,
+                max_output_tokens=c.ai_max_output_tokens,
+            )
+        )
 
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
         run = self.operations.get(task.operation)

@@ -34,6 +34,10 @@ class PdfOptions(BaseModel):
     language: str = Field(default="eng", pattern=r"^[a-z_]{3,16}(\+[a-z_]{3,16}){0,7}$")
     deskew: bool = True
     rotate_pages: bool = True
+    sentences: int = Field(default=5, ge=1, le=50)
+    to_language: str = Field(
+        default="English", min_length=2, max_length=40, pattern=r"^[^\W\d_][\w ()-]*$"
+    )
 
     @field_validator("angle")
     @classmethod
@@ -72,7 +76,7 @@ OPTION_SPECS = [
         f"{PAGE_RANGES}. split: each range becomes one file (default: one per page); "
         "rotate, to_images, to_text: the pages to use (default: all); delete: the "
         "pages to remove",
-        ["split", "rotate", "delete", "to_images", "to_text"],
+        ["split", "rotate", "delete", "to_images", "to_text", "summarize", "translate"],
     ),
     _spec(
         "order",
@@ -140,6 +144,8 @@ OPTION_SPECS = [
             "to_text",
             "ocr",
             "to_docx",
+            "summarize",
+            "translate",
         ],
     ),
     _spec(
@@ -175,6 +181,22 @@ OPTION_SPECS = [
         "ocr: turn pages the right way up when their text is sideways or upside down",
         ["ocr"],
         default="true",
+    ),
+    _spec(
+        "sentences",
+        "integer",
+        "summarize: the longest summary, in sentences",
+        ["summarize"],
+        default="5",
+        minimum=1,
+        maximum=50,
+    ),
+    _spec(
+        "to_language",
+        "string",
+        "translate: the language to translate into, e.g. `German` or `pt-BR`",
+        ["translate"],
+        default="English",
     ),
     _spec(
         "bundle",

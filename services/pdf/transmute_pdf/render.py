@@ -70,25 +70,30 @@ def _encoder(pil_format: str) -> dict[str, object]:
 
 def to_text(task: PdfTask) -> list[OutputFile]:
     """The text layer, pages separated by a form feed (as pdftotext does)."""
-    doc = _open(task)
+    texts = page_texts(task)
     out = task.output("text.txt")
+    out.write_text("\f".join(texts) + "\n", encoding="utf-8")
+    characters = sum(len(text) for text in texts)
+    return [
+        OutputFile(out, out.name, "text/plain", {"pages": len(texts), "characters": characters})
+    ]
+
+
+def page_texts(task: PdfTask, share: float = 1.0) -> list[str]:
+    """The text layer of the chosen pages (``pages`` option), reported as the first
+    ``share`` of the job's progress."""
+    doc = _open(task)
     try:
         chosen = pages.parse(task.options.pages, len(doc))
-        characters = 0
-        with out.open("w", encoding="utf-8") as f:
-            for n, index in enumerate(chosen):
-                page = doc[index]
-                text = page.get_textpage().get_text_bounded()
-                page.close()
-                characters += len(text)
-                f.write(text.replace("\r\n", "\n"))
-                f.write("\f" if n < len(chosen) - 1 else "\n")
-                task.progress((n + 1) / len(chosen), f"read page {index + 1}")
+        texts = []
+        for n, index in enumerate(chosen):
+            page = doc[index]
+            texts.append(page.get_textpage().get_text_bounded().replace("\r\n", "\n"))
+            page.close()
+            task.progress(share * (n + 1) / len(chosen), f"read page {index + 1}")
+        return texts
     finally:
         doc.close()
-    return [
-        OutputFile(out, out.name, "text/plain", {"pages": len(chosen), "characters": characters})
-    ]
 
 
 def from_images(task: PdfTask) -> list[OutputFile]:
