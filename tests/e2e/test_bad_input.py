@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
     [
         (b"", "webp", None, 400, "empty_file"),
         (b"hello, I am text wearing a .png name", "webp", None, 415, "unsupported_media_type"),
-        ("jpeg", "docx", None, 422, "unsupported_target"),
+        ("jpeg", "xcf", None, 422, "unsupported_target"),
         ("jpeg", "webp", "{not json", 400, "invalid_options"),
         ("jpeg", "webp", '{"width": -3}', 422, "invalid_options"),
         ("jpeg", "webp", '{"shape": "round"}', 422, "invalid_options"),

@@ -110,7 +110,7 @@ def test_grpc_errors_carry_codes(channel: grpc.Channel) -> None:
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     f = upload(stub, images.jpeg(8, 8), "a.jpg")
     with pytest.raises(grpc.RpcError) as err:
-        stub.SubmitJob(gateway_pb2.SubmitJobRequest(inputs=[f.id], target="docx"))
+        stub.SubmitJob(gateway_pb2.SubmitJobRequest(inputs=[f.id], target="xcf"))
     assert ("error-code", "unsupported_target") in err.value.trailing_metadata()
     # A target some service writes, but not from this input.
     with pytest.raises(grpc.RpcError) as err:
