@@ -19,7 +19,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from scripts.mesh import Mesh
-from tests import documents
+from tests import documents, images
 from tests.e2e.conftest import convert, events, final_state, objects_under, wait_for
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
@@ -97,6 +97,22 @@ def test_images_of_mixed_types_become_one_pdf(api: httpx.Client) -> None:
         0.62,
         2.0,
     ]
+
+
+def test_images_the_pdf_engine_cannot_read_are_made_png_by_the_image_service(
+    api: httpx.Client, mesh: Mesh
+) -> None:
+    webp = upload(api, images.gradient(300, 100).webpsave_buffer(), "wide.webp")
+    tiff = upload(api, images.gradient(100, 200).tiffsave_buffer(), "tall.tiff")
+    bmp = upload(api, images.bmp(40, 40), "square.bmp")
+    jpeg = upload(api, documents.jpeg_bytes(documents.photo(200, 100)), "a.jpg")
+    job = final_state(api, submit(api, [webp, tiff, bmp, jpeg], "from_images").json()["id"])
+    assert job["status"] == "succeeded", job.get("error")
+    pdf = pikepdf.open(io.BytesIO(api.get(job["outputs"][0]["url"]).content))
+    ratios = [round(float(p.mediabox[2]) / float(p.mediabox[3]), 2) for p in pdf.pages]
+    assert ratios == [3.0, 0.5, 1.0, 2.0]  # each page its own image, in order
+    keys = objects_under(mesh, f"tenants/default/jobs/{job['id']}")
+    assert len(keys) == 1 and not any("intake" in k for k in keys), keys
 
 
 def test_operations_check_inputs_and_options(api: httpx.Client, words: dict[str, bytes]) -> None:

@@ -1,6 +1,7 @@
 """Converters talking to each other: a converter hands its intermediate results to
 another converter's gRPC ``Convert`` (the in-mesh API) to finish the job, e.g. the PDF
-service renders pages as PNG and the image service encodes them as WebP or AVIF."""
+service renders pages as PNG and the image service encodes them as WebP or AVIF; or
+has inputs it cannot read converted first (an Intake)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ class Handoff:
 
     def applies(self, operation: str, target: str) -> bool:
         return operation == self.operation and target in self.targets
+
+
+@dataclass(frozen=True)
+class Intake:
+    """``operation`` reads inputs of ``inputs`` formats only once ``service`` has
+    converted each to ``via`` (the PDF service takes WebP pages as PNG from image)."""
+
+    operation: str
+    inputs: frozenset[str]
+    via: str
+    service: str
+
+    def applies(self, operation: str, fmt: str) -> bool:
+        return operation == self.operation and fmt in self.inputs
 
 
 class ConverterClients:

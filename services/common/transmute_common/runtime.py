@@ -52,7 +52,7 @@ from transmute_common.errors import (
 )
 from transmute_common.formats import BY_NAME, by_name, format_of
 from transmute_common.grpcutil import grpc_errors, start_server
-from transmute_common.handoff import ConverterClients, Handoff
+from transmute_common.handoff import ConverterClients, Handoff, Intake
 from transmute_common.jobs import (
     FileRef,
     Job,
@@ -118,6 +118,7 @@ class ConverterRuntime:
         bus: Bus,
         handoffs: list[Handoff] | None = None,
         host: EngineHostKind = "workers",
+        intakes: list[Intake] | None = None,
     ):
         self.service = service
         self.settings = settings
@@ -140,6 +141,7 @@ class ConverterRuntime:
             home=settings.work_dir,
         )
         self.handoffs = handoffs or []
+        self.intakes = intakes or []
         self.converters = ConverterClients(settings.converters, settings.convert_timeout_seconds)
         self.metrics = ConverterMetrics(service)
         if isinstance(self.pool, WorkerPool):
@@ -205,6 +207,16 @@ class ConverterRuntime:
                             f"{self.service} cannot {operation} {ref.content_type} to {target}",
                             code="unsupported_conversion",
                         )
+                    intake = next((x for x in self.intakes if x.applies(operation, fmt.name)), None)
+                    if intake is not None:
+                        prefix = f"{output_prefix}intake/{i}/"
+                        written.append(prefix)
+                        with self._tracer.start_as_current_span(f"intake by {intake.service}"):
+                            [ref] = await self.converters.convert(
+                                intake.service, output_prefix.split("/")[1], ref, intake.via,
+                                prefix,
+                            )  # fmt: skip
+                        fmt = BY_NAME[intake.via]
                     path = work / f"input-{i}.{fmt.extension}"
                     try:
                         await self.store.get_file(ref.key, path)
@@ -212,6 +224,11 @@ class ConverterRuntime:
                         raise InvalidInput(
                             f"input {shown(ref.name)} is no longer stored", code="input_missing"
                         ) from None
+                    finally:
+                        if intake is not None:  # the converted copy was only a means
+                            with contextlib.suppress(TransmuteError):
+                                await self.store.delete_prefix(prefix)
+                            written.remove(prefix)
                     local_inputs.append(InputFile(path=path, name=ref.name, format=fmt.name))
             await report(Progress(percent=10, phase="convert", message="converting"))
             out_dir = work / "out"
@@ -612,6 +629,7 @@ async def serve_converter(
     settings: ConverterSettings,
     handoffs: list[Handoff] | None = None,
     host: EngineHostKind = "workers",
+    intakes: list[Intake] | None = None,
 ) -> None:
     """Runs a converter service until SIGTERM or SIGINT: ``declared`` says what it can
     do, ``factory_path`` ("module:callable") builds its engine: a Converter inside each
@@ -628,7 +646,7 @@ async def serve_converter(
     bus = Bus(settings)
     await bus.connect(f"transmute-{service}")
     runtime = ConverterRuntime(
-        service, factory_path, declared, settings, store, jobs, bus, handoffs, host
+        service, factory_path, declared, settings, store, jobs, bus, handoffs, host, intakes
     )
     await runtime.start()
     store_started = False

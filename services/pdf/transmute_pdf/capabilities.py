@@ -2,7 +2,7 @@
 can say it even where an engine cannot load."""
 
 from transmute_common.converter import Capabilities, Conversion
-from transmute_common.handoff import Handoff
+from transmute_common.handoff import Handoff, Intake
 from transmute_pdf.options import OPTION_SPECS
 
 MAX_MERGE = 100
@@ -28,6 +28,9 @@ HANDOFFS = [Handoff("to_images", frozenset(HANDED_OFF_TARGETS), via="png", servi
 OFFICE_INPUTS = ["docx", "doc", "odt", "rtf", "xlsx", "ods", "pptx", "odp", "html"]
 # Lossless into a PDF as they are (img2pdf embeds the JPEG or PNG data).
 IMAGE_INPUTS = ["jpeg", "png"]
+# Made PNG by the image service first.
+TAKEN_IN = ["webp", "avif", "gif", "tiff", "bmp", "heic"]
+INTAKES = [Intake("from_images", frozenset(TAKEN_IN), via="png", service="image")]
 
 CAPABILITIES = Capabilities(
     service="pdf",
@@ -46,7 +49,10 @@ CAPABILITIES = Capabilities(
         # The same, as a plain conversion: a DOCX asked for as PDF needs no operation.
         Conversion(operation="convert", inputs=OFFICE_INPUTS, outputs=["pdf"]),
         Conversion(
-            operation="from_images", inputs=IMAGE_INPUTS, outputs=["pdf"], max_inputs=MAX_IMAGES
+            operation="from_images",
+            inputs=IMAGE_INPUTS + TAKEN_IN,
+            outputs=["pdf"],
+            max_inputs=MAX_IMAGES,
         ),
     ],
     options=OPTION_SPECS,

@@ -3,14 +3,16 @@
 import uvloop
 
 from transmute_common.runtime import serve_converter
-from transmute_pdf.capabilities import CAPABILITIES, HANDOFFS
+from transmute_pdf.capabilities import CAPABILITIES, HANDOFFS, INTAKES
 from transmute_pdf.config import PdfSettings
 
 ENGINE = "transmute_pdf.engine:PdfConverter"  # built in each worker, never here
 
 
 def main() -> None:
-    uvloop.run(serve_converter("pdf", ENGINE, CAPABILITIES, PdfSettings(), HANDOFFS))
+    uvloop.run(
+        serve_converter("pdf", ENGINE, CAPABILITIES, PdfSettings(), HANDOFFS, intakes=INTAKES)
+    )
 
 
 if __name__ == "__main__":
