@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+import pypdfium2 as pdfium
+import pyvips
 
 from bench.common import report, wait_final
 from scripts.mesh import Mesh
@@ -80,6 +82,7 @@ def run_pdf(args: argparse.Namespace, work: Path) -> None:
                 f"{sizes[-1]} / {bare_size}",
                 "target: equal",
             )
+            pages_to_webp(client, work, 10 if args.quick else 50)
             if shutil.which(documents.SOFFICE):
                 office_throughput(client, work, 12 if args.quick else 60)
     finally:
@@ -131,3 +134,42 @@ def _submit_docx(client: httpx.Client, data: bytes) -> str:
     )
     resp.raise_for_status()
     return str(resp.json()["id"])
+
+
+def bare_pages_to_webp(src: Path, out_dir: Path, dpi: int, quality: int) -> float:
+    """pypdfium2 renders each page, pyvips encodes it: one process, nothing between."""
+    out_dir.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    doc = pdfium.PdfDocument(src)
+    try:
+        for i in range(len(doc)):
+            bitmap = doc[i].render(scale=dpi / 72, rev_byteorder=True, may_draw_forms=False)
+            image = pyvips.Image.new_from_array(bitmap.to_numpy())
+            image.webpsave(str(out_dir / f"page-{i + 1}.webp"), Q=quality, effort=4)
+    finally:
+        doc.close()
+    return time.perf_counter() - start
+
+
+def pages_to_webp(client: httpx.Client, work: Path, pages: int) -> None:
+    """to_images of every page at 150 DPI to WebP through the mesh (the PDF service
+    renders PNG, the image service encodes WebP) against the bare engines."""
+    src = documents.image_pdf(work / "pages.pdf", pages=pages)
+    bare = bare_pages_to_webp(src, work / "bare-pages", 150, 80)
+    start = time.perf_counter()
+    with src.open("rb") as f:
+        resp = client.post(
+            "/v1/convert",
+            files={"file": (src.name, f)},
+            data={"target": "webp", "operation": "to_images", "options": '{"dpi": 150}'},
+        )
+    resp.raise_for_status()
+    job = wait_final(client, resp.json()["id"])
+    assert job["status"] == "succeeded", job
+    for output in job["outputs"]:
+        client.get(output["url"], follow_redirects=True).raise_for_status()
+    whole = time.perf_counter() - start
+    name = f"(j) to_images, {pages} pages at 150 DPI -> WebP"
+    report(f"{name}, bare pypdfium2 + pyvips", f"{bare:.2f} s")
+    report(f"{name}, whole mesh (upload..downloads)", f"{whole:.2f} s")
+    report(f"{name}, ratio mesh / bare", f"{whole / bare:.2f}")
