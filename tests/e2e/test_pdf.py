@@ -60,7 +60,17 @@ def test_formats_list_pdf_operations_their_inputs_and_options(api: httpx.Client)
     pdf = {c["operation"]: c for c in services["pdf"]["conversions"]}
     assert {"compress", "merge", "split", "sanitize", "to_images", "from_images"} <= set(pdf)
     assert pdf["merge"]["max_inputs"] == 100 and pdf["rotate"]["max_inputs"] == 1
-    assert set(pdf["from_images"]["inputs"]) == {"jpeg", "png"}
+    # JPEG and PNG are read directly; the others come in made PNG by the image service.
+    assert set(pdf["from_images"]["inputs"]) == {
+        "jpeg",
+        "png",
+        "webp",
+        "avif",
+        "gif",
+        "tiff",
+        "bmp",
+        "heic",
+    }
     options = {o["name"]: o for o in services["pdf"]["options"]}
     assert options["angle"]["operations"] == ["rotate"]
     assert "strong" in options["level"]["choices"]  # Ghostscript is installed here
