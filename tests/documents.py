@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import random
 import subprocess
+import zipfile
 from pathlib import Path
 
 import img2pdf
@@ -89,6 +90,60 @@ def active_pdf(path: Path) -> Path:
     page.AA = Dictionary(O=Dictionary(S=Name.JavaScript, JS=String("2")))
     pdf.save(path)
     return path
+
+
+def raw_pdf(path: Path, objects: list[bytes]) -> Path:
+    """A PDF written byte by byte (object 1 is the catalog), for structures no PDF
+    library would write: cycles, absurd depth, absurd page counts."""
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%b\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    path.write_bytes(bytes(out))
+    return path
+
+
+CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+LEAF = b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 100 100] >>"
+
+
+def cyclic_pdf(path: Path) -> Path:
+    """The page tree lists itself among its kids."""
+    kids = b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>"
+    return raw_pdf(path, [CATALOG, kids, LEAF % 2])
+
+
+def deep_tree_pdf(path: Path, depth: int = 5000) -> Path:
+    """One page under ``depth`` levels of page tree nodes."""
+    nodes = [
+        b"<< /Type /Pages %b/Kids [%d 0 R] /Count 1 >>"
+        % (b"/Parent %d 0 R " % (n - 1) if n > 2 else b"", n + 1)
+        for n in range(2, depth + 2)
+    ]
+    return raw_pdf(path, [CATALOG, *nodes, LEAF % (depth + 1)])
+
+
+def deep_array_pdf(path: Path, depth: int = 100_000) -> Path:
+    """A sound one-page document that also carries an array nested ``depth`` deep."""
+    nested = b"[" * depth + b"]" * depth
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /Extra 4 0 R >>"
+    kids = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+    return raw_pdf(path, [catalog, kids, LEAF % 2, b"<< /A %b >>" % nested])
+
+
+def many_pages_pdf(path: Path, count: int = 100_000) -> Path:
+    """``count`` empty pages in an 8 MB file."""
+    kids = b" ".join(b"%d 0 R" % (n + 3) for n in range(count))
+    root = b"<< /Type /Pages /Kids [%b] /Count %d /MediaBox [0 0 10 10] >>" % (kids, count)
+    return raw_pdf(path, [CATALOG, root, *[b"<< /Type /Page /Parent 2 0 R >>"] * count])
 
 
 def encrypted_pdf(path: Path, password: str, texts: list[str] | None = None) -> Path:
@@ -193,4 +248,72 @@ def prose_pdf(path: Path, pages: list[str], size: int = 10) -> Path:
         stream = f"BT /F1 {size} Tf {size + 3} TL 50 740 Td {body} ET"
         page.obj.Contents = pdf.make_stream(stream.encode())
     pdf.save(path)
+    return path
+
+
+_ODF_SCRIPT = "urn:oasis:names:tc:opendocument:xmlns:script:1.0"
+_LIBRARY_DTD = '<!DOCTYPE library:{0} PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "{1}">'
+
+
+def macro_odt(path: Path, marker: Path) -> Path:
+    """A text document whose Basic macro, bound to the document's load event, writes
+    ``marker``: the shape LibreOffice itself saves for an OnLoad macro."""
+    on_load = (
+        "<office:scripts><office:event-listeners><script:event-listener "
+        'script:language="ooo:script" script:event-name="dom:load" '
+        'xlink:href="vnd.sun.star.script:Standard.Module1.Main?language=Basic&amp;'
+        'location=document" xlink:type="simple"/></office:event-listeners></office:scripts>'
+    )
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        f'xmlns:script="{_ODF_SCRIPT}" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'xmlns:dom="http://www.w3.org/2001/xml-events" office:version="1.3">{on_load}'
+        "<office:body><office:text><text:p>Macro carrier</text:p></office:text></office:body>"
+        "</office:document-content>"
+    )
+    module = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" '
+        '"module.dtd"><script:module xmlns:script="http://openoffice.org/2000/script" '
+        'script:name="Module1" script:language="StarBasic">Sub Main\n'
+        f"  Open &quot;{marker}&quot; For Output As #1\n  Print #1, &quot;ran&quot;\n"
+        "  Close #1\nEnd Sub\n</script:module>"
+    )
+    library = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        + _LIBRARY_DTD.format("library", "library.dtd")
+        + '<library:library xmlns:library="http://openoffice.org/2000/library" '
+        'library:name="Standard" library:readonly="false" library:passwordprotected="false">'
+        '<library:element library:name="Module1"/></library:library>'
+    )
+    libraries = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        + _LIBRARY_DTD.format("libraries", "libraries.dtd")
+        + '<library:libraries xmlns:library="http://openoffice.org/2000/library" '
+        'xmlns:xlink="http://www.w3.org/1999/xlink"><library:library library:name="Standard" '
+        'library:link="false"/></library:libraries>'
+    )
+    parts = {
+        "content.xml": content,
+        "Basic/script-lc.xml": libraries,
+        "Basic/Standard/script-lb.xml": library,
+        "Basic/Standard/Module1.xml": module,
+    }
+    entries = "".join(
+        f'<manifest:file-entry manifest:full-path="{name}" manifest:media-type="text/xml"/>'
+        for name in parts
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.3">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        f"{entries}</manifest:manifest>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as odt:
+        odt.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        for name, text in {**parts, "META-INF/manifest.xml": manifest}.items():
+            odt.writestr(name, text)
     return path

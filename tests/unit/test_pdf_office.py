@@ -1,5 +1,6 @@
 """office_to_pdf with a real LibreOffice: every office format, linked content never
-read, archives checked before unpacking, instances recycled and replaced after a crash."""
+read, macros never run, archives checked before unpacking, instances recycled and
+replaced after a crash."""
 
 from __future__ import annotations
 
@@ -107,6 +108,18 @@ def test_linked_files_are_never_read(
     # A DOCX whose picture is an external link to a local file.
     linked = _docx_with_external_picture(office_files["docx"], tmp_path, secret.as_uri())
     assert image_count(to_pdf(engine, linked, "docx", tmp_path)) == 0
+
+
+def test_a_document_macro_never_runs(engine: PdfConverter, tmp_path: Path) -> None:
+    # World-writable, so the marker could be written whichever user the office runs as.
+    drop = tmp_path / "drop"
+    drop.mkdir(mode=0o777)
+    drop.chmod(0o777)
+    marker = drop / "macro-ran"
+    source = documents.macro_odt(tmp_path / "macro.odt", marker)
+    pdf = to_pdf(engine, source, "odt", tmp_path)
+    assert "Macro carrier" in text(pdf)
+    assert not marker.exists()
 
 
 def _docx_with_external_picture(source: Path, work: Path, target: str) -> Path:
