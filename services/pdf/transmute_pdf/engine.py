@@ -117,7 +117,14 @@ class PdfConverter(Converter):
                 f"bundle makes a zip of PNG or JPEG pages, not of {task.handoff_target}",
                 code="invalid_options",
             )
-        pdf_task = PdfTask(task.inputs, options, task.output_dir, self.config, progress)
+        pdf_task = PdfTask(
+            task.inputs,
+            options,
+            task.output_dir,
+            self.config,
+            progress,
+            intermediate=bool(task.handoff_target),
+        )
         outputs = run(pdf_task, task.target)
         progress(1.0, "done")
         return outputs

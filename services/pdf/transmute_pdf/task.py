@@ -22,6 +22,9 @@ class PdfTask:
     out_dir: Path
     settings: PdfSettings
     progress: ProgressFn
+    # The outputs are read once by another converter (a handoff), not kept: the
+    # engine writes them for speed rather than size.
+    intermediate: bool = False
 
     @property
     def source(self) -> InputFile:
