@@ -215,6 +215,23 @@ def test_to_images_renders_pages_at_the_dpi(doc: Path, tmp_path: Path) -> None:
         assert z.namelist() == [f"page-{i}.jpg" for i in range(1, 5)]
 
 
+def test_pages_for_another_converter_are_written_for_speed(tmp_path: Path) -> None:
+    scan = documents.image_pdf(tmp_path / "scan.pdf", pages=1, width=800, height=1000)
+    sizes = []
+    for handoff_target in ("", "webp"):
+        out_dir = tmp_path / f"out-{handoff_target or 'kept'}"
+        out_dir.mkdir()
+        task = ConversionTask(
+            "to_images", [InputFile(scan, scan.name, "pdf")], "png", {}, out_dir, {}, handoff_target
+        )
+        [page] = PdfConverter({}).convert(task, lambda *_a, **_k: None)
+        with Image.open(page.path) as image:
+            assert image.format == "PNG" and image.width == 1275  # a letter page at 150 DPI
+        sizes.append(page.path.stat().st_size)
+    kept, handed_off = sizes
+    assert handed_off > kept  # zlib level 1 instead of 6: larger, and far quicker
+
+
 def test_to_text_reads_the_text_layer(doc: Path, tmp_path: Path) -> None:
     (out,) = run("to_text", [doc], tmp_path, target="txt")
     assert out.path.read_text().split("\f") == ["Alpha", "Bravo", "Charlie", "Delta\n"]
