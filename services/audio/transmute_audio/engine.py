@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from transmute_audio import command, ffmpeg
 from transmute_audio.capabilities import OUTPUTS, PREVIEW_OUTPUTS
@@ -25,10 +22,9 @@ from transmute_common.converter import (
     ProgressFn,
 )
 from transmute_common.errors import InvalidArgument, InvalidInput, scrubbed_log
-from transmute_common.formats import BY_NAME, format_of
+from transmute_common.formats import BY_NAME
 from transmute_common.media_sniff import sniff_media
-
-SNIFF_BYTES = 8192
+from transmute_common.options import parse_options, require_format
 
 
 class AudioConverter(ProgramConverter):
@@ -47,19 +43,14 @@ class AudioConverter(ProgramConverter):
     async def convert(
         self, task: ConversionTask, progress: ProgressFn, programs: ProgramRunner
     ) -> list[OutputFile]:
-        try:
-            opts = AudioOptions.model_validate(task.options)
-        except ValidationError as exc:
-            raise InvalidArgument(
-                f"invalid options: {exc.errors()[0]['msg']}", code="invalid_options"
-            ) from exc
+        opts = parse_options(AudioOptions, task.options)
         allowed = PREVIEW_OUTPUTS if task.operation == "preview" else OUTPUTS
         if task.target not in allowed:
             raise InvalidArgument(
                 f"{task.operation} cannot write {task.target}", code="unsupported_target"
             )
         source = task.inputs[0]
-        self._check_content(source.path, source.format)
+        require_format(source.path, source.format, sniff_media, "audio")
         demuxer = DEMUXERS[source.format]
         info = await ffmpeg.probe(programs, self.ffmpeg, source.path, demuxer)
         if info.duration_seconds > self.max_seconds:
@@ -114,16 +105,6 @@ class AudioConverter(ProgramConverter):
         progress(1.0, "encoded")
         media_type = BY_NAME[task.target].media_type
         return [OutputFile(out, out.name, media_type, _details(info, result))]
-
-    @staticmethod
-    def _check_content(path: Path, fmt: str) -> None:
-        """The bytes FFmpeg gets are still those of the format the job was accepted as."""
-        with path.open("rb") as f:
-            head = f.read(SNIFF_BYTES)
-        found = sniff_media(head)
-        named = format_of(found) if found else None
-        if named is None or named.name != fmt:
-            raise InvalidInput(f"the file is not {fmt} audio", code="unsupported_input")
 
 
 def _ticker(progress: ProgressFn, length: float, index: int, passes: int) -> ffmpeg.Tick:

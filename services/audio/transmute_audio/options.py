@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from transmute_common.converter import OptionSpec
+from transmute_common.options import option
 
 
 class AudioOptions(BaseModel):
@@ -35,14 +35,8 @@ class AudioOptions(BaseModel):
         return self
 
 
-def _spec(
-    name: str, type_: Literal["integer", "number", "boolean", "string"], description: str, **kw: Any
-) -> OptionSpec:
-    return OptionSpec(name=name, type=type_, description=description, **kw)
-
-
 OPTION_SPECS = [
-    _spec(
+    option(
         "quality",
         "string",
         "Preset mapped per codec: mp3 VBR V6/V4/V2/V0, aac 96/160/256/320k, opus "
@@ -51,35 +45,35 @@ OPTION_SPECS = [
         default="medium",
         choices=["low", "medium", "high", "lossless"],
     ),
-    _spec(
+    option(
         "bitrate",
         "integer",
         "Constant target bit rate in kbit/s (lossy targets)",
         minimum=8,
         maximum=512,
     ),
-    _spec(
+    option(
         "vbr_quality",
         "integer",
         "VBR quality on the encoder's scale: mp3 0 (best) to 9, ogg 0 to 10 (best)",
         minimum=0,
         maximum=10,
     ),
-    _spec(
+    option(
         "sample_rate",
         "integer",
         "Output sample rate in Hz (opus: 8000, 12000, 16000, 24000 or 48000; mp3: at most 48000)",
         minimum=8000,
         maximum=192000,
     ),
-    _spec(
+    option(
         "channels",
         "string",
         "mono, stereo, or keep the input's (mp3: at most 2)",
         default="keep",
         choices=["mono", "stereo", "keep"],
     ),
-    _spec(
+    option(
         "start",
         "number",
         "Seconds to skip at the start (convert: trim; preview: offset)",
@@ -87,8 +81,10 @@ OPTION_SPECS = [
         minimum=0,
         maximum=86400,
     ),
-    _spec("end", "number", "Convert only up to this second of the input", minimum=0, maximum=86400),
-    _spec(
+    option(
+        "end", "number", "Convert only up to this second of the input", minimum=0, maximum=86400
+    ),
+    option(
         "duration",
         "number",
         "Length of a preview clip in seconds",
@@ -96,14 +92,14 @@ OPTION_SPECS = [
         minimum=0,
         maximum=600,
     ),
-    _spec(
+    option(
         "normalize",
         "boolean",
         "EBU R128 loudness normalization, measured in a first "
         "pass and applied linearly in a second",
         default="false",
     ),
-    _spec(
+    option(
         "loudness",
         "number",
         "Target integrated loudness in LUFS for normalize",
@@ -111,9 +107,9 @@ OPTION_SPECS = [
         minimum=-70,
         maximum=-5,
     ),
-    _spec("fade_in", "number", "Fade-in length in seconds", default="0", minimum=0, maximum=600),
-    _spec("fade_out", "number", "Fade-out length in seconds", default="0", minimum=0, maximum=600),
-    _spec(
+    option("fade_in", "number", "Fade-in length in seconds", default="0", minimum=0, maximum=600),
+    option("fade_out", "number", "Fade-out length in seconds", default="0", minimum=0, maximum=600),
+    option(
         "metadata",
         "string",
         "keep: tags and cover art where the target holds them; strip: none",

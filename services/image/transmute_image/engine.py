@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pyvips
-from pydantic import ValidationError
 
 from transmute_common.converter import (
     Capabilities,
@@ -17,6 +16,7 @@ from transmute_common.converter import (
 )
 from transmute_common.errors import InvalidArgument, InvalidInput, scrubbed
 from transmute_common.formats import BY_NAME
+from transmute_common.options import parse_options
 from transmute_image.capabilities import OUTPUTS
 from transmute_image.config import ImageSettings
 from transmute_image.options import ImageOptions
@@ -72,12 +72,7 @@ class ImageConverter(Converter):
         return declared.without(lacking_in, lacking_out)
 
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
-        try:
-            opts = ImageOptions.model_validate(task.options)
-        except ValidationError as exc:
-            raise InvalidArgument(
-                f"invalid options: {exc.errors()[0]['msg']}", code="invalid_options"
-            ) from exc
+        opts = parse_options(ImageOptions, task.options)
         if task.target not in OUTPUTS:
             raise InvalidArgument(f"cannot write {task.target}", code="unsupported_target")
         source = task.inputs[0]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from transmute_common.converter import OptionSpec
-from transmute_common.errors import InvalidArgument
+from transmute_common.options import option, parse_options
 
 MAX_PASSWORD = 127  # AES-256 (revision 6) passwords are at most 127 bytes of UTF-8
 MAX_TEXT = 1000
@@ -48,14 +48,7 @@ class PdfOptions(BaseModel):
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> PdfOptions:
-        try:
-            return cls.model_validate(options)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise InvalidArgument(
-                f"invalid option {where}: {error['msg']}", code="invalid_options"
-            ) from None
+        return parse_options(cls, options)
 
 
 def _spec(
@@ -65,7 +58,7 @@ def _spec(
     operations: list[str],
     **kw: Any,
 ) -> OptionSpec:
-    return OptionSpec(name=name, type=type_, description=description, operations=operations, **kw)
+    return option(name, type_, description, operations=operations, **kw)
 
 
 PAGE_RANGES = "Page ranges, e.g. `1-3,5,8-z` (`z` is the last page, `r2` the one before it)"
