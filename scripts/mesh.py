@@ -28,10 +28,12 @@ SERVICES = {  # name -> python module; converters are listed in CONVERTERS too
     "image": "transmute_image",
     "audio": "transmute_audio",
     "pdf": "transmute_pdf",
+    "model3d": "transmute_model3d",
     "gateway": "transmute_gateway",
 }
-CONVERTERS = ["image", "audio", "pdf"]
-DEFAULT_PORTS = {"image": 50061, "audio": 50062, "pdf": 50063}  # converters' gRPC ports
+CONVERTERS = ["image", "audio", "pdf", "model3d"]
+# The converters' gRPC ports.
+DEFAULT_PORTS = {"image": 50061, "audio": 50062, "pdf": 50063, "model3d": 50064}
 
 
 def free_port() -> int:

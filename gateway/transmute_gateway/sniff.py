@@ -9,6 +9,7 @@ import filetype
 
 from transmute_common.formats import OCTET_STREAM
 from transmute_common.media_sniff import sniff_media
+from transmute_common.model_sniff import sniff_model
 
 SNIFF_BYTES = 8192
 _SPACE = b" \t\r\n"
@@ -77,4 +78,5 @@ def sniff(head: bytes) -> str:
         return "image/svg+xml"
     if is_html(head):
         return "text/html"
-    return OCTET_STREAM
+    # Last: binary STL has no magic, only a structure that other types rarely match.
+    return sniff_model(head) or OCTET_STREAM

@@ -243,6 +243,7 @@ def test_configuration_reaches_every_service(docs: list[dict[str, Any]]) -> None
         "image": "transmute-image:50061",
         "audio": "transmute-audio:50062",
         "pdf": "transmute-pdf:50063",
+        "model3d": "transmute-model3d:50064",
     }
     assert data["TRANSMUTE_JOBS_ADDRESS"] == "transmute-jobs:50052"
     for dep in by_kind(docs, "Deployment").values():

@@ -168,6 +168,13 @@ def api(mesh: Mesh) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
+def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
+    """A channel to the gateway's gRPC API."""
+    with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:
+        yield ch
+
+
 def events(api: httpx.Client, job_id: str, timeout: float = 60) -> list[tuple[str, dict]]:
     """Reads the job's SSE stream to its end."""
     out: list[tuple[str, dict]] = []

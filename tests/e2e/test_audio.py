@@ -7,7 +7,6 @@ from __future__ import annotations
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -85,12 +84,6 @@ def test_audio_over_rest_reports_speed_and_time_left(
     assert details["size_ratio"] == pytest.approx(len(out) / len(long_flac), abs=1e-4)
     got = measure(out, "ogg", tmp_path)
     assert abs(got.duration_seconds - 600) < 0.05 and got.channels == 2
-
-
-@pytest.fixture
-def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:
-        yield ch
 
 
 def test_preview_over_grpc(channel: grpc.Channel, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -26,12 +25,6 @@ from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from transmute_common.metrics import DURATION_BUCKETS
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:
-        yield ch
 
 
 def upload(stub: gateway_pb2_grpc.GatewayServiceStub, data: bytes, name: str):  # type: ignore[no-untyped-def]

@@ -8,7 +8,6 @@ import io
 import json
 import signal
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -266,12 +265,6 @@ def test_summarize_without_a_model_is_extractive(api: httpx.Client, tmp_path: Pa
     summary = api.get(job["outputs"][0]["url"]).text
     assert "moon" in summary and "Tea" not in summary and "Shoes" not in summary
     assert job["outputs"][0]["details"]["method"] == "extractive"
-
-
-@pytest.fixture
-def channel(mesh: Mesh) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{mesh.grpc_port}") as ch:
-        yield ch
 
 
 def test_merge_over_grpc(channel: grpc.Channel, words: dict[str, bytes]) -> None:

@@ -56,6 +56,13 @@ _FORMATS = [
     Format("odp", "application/vnd.oasis.opendocument.presentation", "odp"),
     Format("html", "text/html", "html"),
     Format("txt", "text/plain", "txt"),  # output only: a document's text
+    # 3D models (see transmute_common.model_sniff for how each is recognised).
+    Format("stl", "model/stl", "stl"),
+    Format("obj", "model/obj", "obj"),
+    Format("ply", "model/x-ply", "ply"),
+    Format("off", "model/x-off", "off"),
+    Format("glb", "model/gltf-binary", "glb"),
+    Format("json", "application/json", "json"),  # output only: a report (analyze)
     Format("zip", "application/zip", "zip"),  # output only: several results in one file
 ]
 

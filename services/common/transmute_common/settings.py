@@ -43,6 +43,7 @@ class Settings(BaseSettings):
         "image": "127.0.0.1:50061",
         "audio": "127.0.0.1:50062",
         "pdf": "127.0.0.1:50063",
+        "model3d": "127.0.0.1:50064",
     }
 
     # Where this process serves gRPC; each service sets its own default.

@@ -1,0 +1,3 @@
+from transmute_model3d.main import main
+
+main()
