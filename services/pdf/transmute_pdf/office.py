@@ -17,11 +17,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import zipfile
 from functools import cache
 from pathlib import Path
 from typing import IO
 
+from transmute_common import archives
 from transmute_common.converter import OutputFile
 from transmute_common.errors import InvalidInput, TransmuteError
 from transmute_pdf.document import open_pdf
@@ -75,19 +75,7 @@ def network_namespaces() -> bool:
 
 def check_archive(path: Path, max_entries: int, max_bytes: int) -> None:
     """Refuses an office archive that would unpack to too much, before LibreOffice."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidInput("the document is a damaged archive", code="invalid_document") from exc
-    unpacked = sum(e.file_size for e in entries)
-    if len(entries) > max_entries or unpacked > max_bytes:
-        raise InvalidInput(
-            f"the document unpacks to {len(entries)} entries and {unpacked} bytes, over "
-            f"the limits of {max_entries} and {max_bytes}",
-            code="archive_too_large",
-            details={"entries": len(entries), "unpacked_bytes": unpacked},
-        )
+    archives.check_archive(path, max_entries, max_bytes, "document", "invalid_document")
 
 
 def _kill_running_with(argument: str) -> None:
