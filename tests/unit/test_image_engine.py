@@ -188,3 +188,13 @@ def test_progress_follows_the_encoder(tmp_path: Path) -> None:
     ImageConverter().convert(task, lambda f, m: seen.append(f))
     assert len(seen) > 3  # intermediate steps, not just the end
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_grayscale_gives_one_grey_band(tmp_path: Path) -> None:
+    import pyvips
+
+    out = convert(tmp_path, images.png(64, 48, alpha=True), "png", "png", grayscale=True)
+    image = pyvips.Image.new_from_buffer(out, "")
+    assert image.bands == 1 and image.interpretation == "b-w"
+    colour = pyvips.Image.new_from_buffer(convert(tmp_path, images.jpeg(64, 48), "jpeg", "png"), "")
+    assert colour.bands == 3

@@ -80,6 +80,10 @@ class ImageConverter(Converter):
         try:
             image = self._load(source.path, source.format, task.target, opts)
             image = self._resize(image, opts)
+            if opts.grayscale:
+                if image.hasalpha():
+                    image = image.flatten(background=[255, 255, 255])
+                image = image.colourspace("b-w")
             # libvips decodes, transforms and encodes in one streaming pass while it
             # saves: its evaluation progress is the conversion's progress.
             image.set_progress(True)

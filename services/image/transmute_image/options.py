@@ -19,6 +19,7 @@ class ImageOptions(BaseModel):
     lossless: bool = False
     strip: bool = True
     auto_orient: bool = True
+    grayscale: bool = False
 
 
 OPTION_SPECS = [
@@ -69,5 +70,11 @@ OPTION_SPECS = [
         type="boolean",
         default="true",
         description="Rotate according to the EXIF orientation tag",
+    ),
+    OptionSpec(
+        name="grayscale",
+        type="boolean",
+        default="false",
+        description="One grey channel (transparency flattened onto white)",
     ),
 ]
