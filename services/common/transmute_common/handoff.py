@@ -6,7 +6,9 @@ has inputs it cannot read converted first (an Intake)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -36,12 +38,17 @@ class Handoff:
 @dataclass(frozen=True)
 class Intake:
     """``operation`` reads inputs of ``inputs`` formats only once ``service`` has
-    converted each to ``via`` (the PDF service takes WebP pages as PNG from image)."""
+    converted each to ``via`` (the PDF service takes WebP pages as PNG from image), with
+    the options ``options`` makes of the job's (none if it is not given)."""
 
     operation: str
     inputs: frozenset[str]
     via: str
     service: str
+    options: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def options_for(self, job_options: dict[str, Any]) -> dict[str, Any]:
+        return self.options(job_options) if self.options is not None else {}
 
     def applies(self, operation: str, fmt: str) -> bool:
         return operation == self.operation and fmt in self.inputs
@@ -70,7 +77,13 @@ class ConverterClients:
         return converter_pb2_grpc.ConverterServiceStub(self._channels[service])
 
     async def convert(
-        self, service: str, tenant: str, source: FileRef, target: str, output_prefix: str
+        self,
+        service: str,
+        tenant: str,
+        source: FileRef,
+        target: str,
+        output_prefix: str,
+        options: dict[str, Any] | None = None,
     ) -> list[FileRef]:
         """One file converted by ``service`` into ``output_prefix``; its outputs."""
         request = converter_pb2.ConvertRequest(
@@ -78,7 +91,7 @@ class ConverterClients:
             operation="convert",
             inputs=[file_to_pb(source)],
             target=target,
-            options=struct_from_dict({}),
+            options=struct_from_dict(options or {}),
             output_prefix=output_prefix,
         )
         try:

@@ -214,7 +214,7 @@ class ConverterRuntime:
                         with self._tracer.start_as_current_span(f"intake by {intake.service}"):
                             [ref] = await self.converters.convert(
                                 intake.service, output_prefix.split("/")[1], ref, intake.via,
-                                prefix,
+                                prefix, intake.options_for(options),
                             )  # fmt: skip
                         fmt = BY_NAME[intake.via]
                     path = work / f"input-{i}.{fmt.extension}"
