@@ -22,6 +22,7 @@ import pyvips
 
 from bench.audio import run_audio
 from bench.common import MIB, RESULTS, report, wait_final
+from bench.model3d import run_model3d
 from bench.pdf import run_pdf
 from scripts.mesh import Mesh
 from tests.images import gradient
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--skip-minio", action="store_true")
     parser.add_argument("--skip-audio", action="store_true")
     parser.add_argument("--skip-pdf", action="store_true")
+    parser.add_argument("--skip-model3d", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="transmute-bench-") as tmp:
         work = Path(tmp)
@@ -242,6 +244,8 @@ def main() -> None:
             run_audio(args, work)
         if not args.skip_pdf:
             run_pdf(args, work)
+        if not args.skip_model3d:
+            run_model3d(args, work)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(RESULTS, indent=1))

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import struct
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import trimesh
+from PIL import Image
 
-FORMATS = ["stl", "obj", "ply", "off", "glb"]
+FORMATS = ["stl", "obj", "ply", "off", "glb", "3mf"]
 
 
 def write(mesh: trimesh.Trimesh, path: Path, file_type: str = "") -> Path:
@@ -24,6 +27,60 @@ def box() -> trimesh.Trimesh:
 
 def sphere(subdivisions: int = 4) -> trimesh.Trimesh:
     return trimesh.creation.icosphere(subdivisions=subdivisions)
+
+
+TEXTURE_COLOUR = (200, 40, 40)
+
+
+def textured_quad_package(path: Path, mtl_edit: tuple[str, str] | None = None) -> Path:
+    """A zip of an OBJ quad, its MTL and its PNG texture (in a folder, as exporters
+    write them); ``mtl_edit`` replaces a text in the MTL."""
+    uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    visual = trimesh.visual.TextureVisuals(uv=uv, image=Image.new("RGB", (64, 32), TEXTURE_COLOUR))
+    quad = trimesh.Trimesh(
+        [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]],
+        [[0, 1, 2], [0, 2, 3]],
+        visual=visual,
+        process=False,
+    )
+    with tempfile.TemporaryDirectory() as work:
+        quad.export(Path(work) / "quad.obj")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for file in sorted(Path(work).iterdir()):
+                data = file.read_bytes()
+                if mtl_edit and file.suffix == ".mtl":
+                    data = data.replace(mtl_edit[0].encode(), mtl_edit[1].encode())
+                z.writestr(f"model/{file.name}", data)
+    return path
+
+
+def textured_grid(cells: int) -> trimesh.Trimesh:
+    """A gently waved square of ``cells`` x ``cells`` quads whose texture coordinates
+    are its x and y (0..1), textured with TEXTURE_COLOUR."""
+    ticks = np.linspace(0.0, 1.0, cells + 1)
+    x, y = np.meshgrid(ticks, ticks)
+    z = 0.05 * np.sin(6 * x) * np.cos(5 * y)
+    vertices = np.column_stack([x.ravel(), y.ravel(), z.ravel()])
+    corner = (np.arange(cells)[:, None] * (cells + 1) + np.arange(cells)[None, :]).ravel()
+    faces = np.vstack(
+        [
+            np.column_stack([corner, corner + 1, corner + cells + 2]),
+            np.column_stack([corner, corner + cells + 2, corner + cells + 1]),
+        ]
+    )
+    image = Image.new("RGB", (64, 32), TEXTURE_COLOUR)
+    visual = trimesh.visual.TextureVisuals(uv=vertices[:, :2].copy(), image=image)
+    return trimesh.Trimesh(vertices, faces, visual=visual, process=False)
+
+
+def torus(faces: int) -> trimesh.Trimesh:
+    """A torus subdivided to at least ``faces`` triangles (2 x 250 x 125 times a power
+    of 4: 62 500, 250 000, 1 000 000...)."""
+    mesh = trimesh.creation.torus(major_radius=1.0, minor_radius=0.3,
+                                  major_sections=250, minor_sections=125)  # fmt: skip
+    while len(mesh.faces) < faces:
+        mesh = mesh.subdivide()
+    return mesh
 
 
 def binary_stl(path: Path, triangles: np.ndarray, count: int | None = None) -> Path:

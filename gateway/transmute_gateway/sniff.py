@@ -9,7 +9,7 @@ import filetype
 
 from transmute_common.formats import OCTET_STREAM
 from transmute_common.media_sniff import sniff_media
-from transmute_common.model_sniff import sniff_model
+from transmute_common.model_sniff import sniff_model, sniff_model_magic
 
 SNIFF_BYTES = 8192
 _SPACE = b" \t\r\n"
@@ -68,7 +68,7 @@ def is_html(head: bytes) -> bool:
 
 def sniff(head: bytes) -> str:
     """The media type of a file from its first ``SNIFF_BYTES`` bytes."""
-    media = sniff_media(head)
+    media = sniff_media(head) or sniff_model_magic(head)
     if media is not None:
         return media
     kind = filetype.guess(head)
@@ -78,5 +78,6 @@ def sniff(head: bytes) -> str:
         return "image/svg+xml"
     if is_html(head):
         return "text/html"
-    # Last: binary STL has no magic, only a structure that other types rarely match.
+    # Last: OBJ is bare text and binary STL has no magic, only a structure that other
+    # types rarely match.
     return sniff_model(head) or OCTET_STREAM

@@ -210,9 +210,10 @@ def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> No
         if labels["app.kubernetes.io/component"] != "converter":
             continue
         # Converters reach only DNS, NATS, the object store, the collector, jobs, and
-        # the converters they call (pdf calls image).
+        # the converters they call (pdf and model3d call image).
         name = labels["app.kubernetes.io/name"]
-        calls = {"transmute-pdf": ["transmute-image"]}.get(name, [])
+        calls = {"transmute-pdf": ["transmute-image"], "transmute-model3d": ["transmute-image"]}
+        calls = calls.get(name, [])
         assert len(policy.spec.egress) == 5 + len(calls)
         ports = {p.port for rule in policy.spec.egress for p in rule.ports}
         object_store = ports - {53, 4222, 4317, 50052, 50061}
@@ -232,7 +233,9 @@ def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> No
             or f.pod_selector.match_labels["app.kubernetes.io/name"]
             for f in ingress._from
         ]
-        expected = ["gateway", "transmute-pdf"] if name == "transmute-image" else ["gateway"]
+        expected = ["gateway"]
+        if name == "transmute-image":
+            expected += ["transmute-model3d", "transmute-pdf"]
         assert callers == expected, name
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import tempfile
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pytest
 import trimesh
 from google.protobuf import struct_pb2
 
-from tests import models
-from tests.e2e.conftest import convert, final_state
+from scripts.mesh import Mesh
+from tests import images, models
+from tests.e2e.conftest import convert, final_state, objects_under, wait_for
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 pytestmark = pytest.mark.e2e
@@ -41,11 +43,15 @@ def finished(api: httpx.Client, resp: httpx.Response) -> dict:  # type: ignore[t
 def test_formats_list_the_3d_operations(api: httpx.Client) -> None:
     services = {s["service"]: s for s in api.get("/v1/formats").json()["services"]}
     model3d = {c["operation"]: c for c in services["model3d"]["conversions"]}
-    assert set(model3d) == {"convert", "decimate", "repair", "analyze"}
-    assert set(model3d["convert"]["inputs"]) == set(models.FORMATS)
+    assert set(model3d) == {"convert", "decimate", "repair", "analyze", "thumbnail", "image_to_3d"}
+    assert model3d["image_to_3d"]["max_inputs"] == 20
+    assert {"webp", "heic", "svg"} <= set(model3d["image_to_3d"]["inputs"])
+    assert set(model3d["convert"]["inputs"]) == {*models.FORMATS, "zip"}
+    assert set(model3d["convert"]["outputs"]) == set(models.FORMATS)
     assert model3d["analyze"]["outputs"] == ["json"]
     options = {o["name"]: o for o in services["model3d"]["options"]}
-    assert options["face_limit"]["operations"] == ["decimate"]
+    assert options["face_limit"]["operations"] == ["decimate", "image_to_3d"]
+    assert options["mode"]["choices"] == ["relief", "lithophane"]
 
 
 @pytest.mark.parametrize("source", models.FORMATS)
@@ -58,6 +64,17 @@ def test_each_format_is_recognised_and_becomes_glb(api: httpx.Client, source: st
     data = api.get(out["url"], follow_redirects=True).content
     assert len(read(data, "glb").faces) == len(sphere.faces)
     assert out["details"]["output"]["faces"] == len(sphere.faces)
+
+
+def test_an_obj_package_becomes_a_textured_glb(api: httpx.Client, tmp_path: Path) -> None:
+    package = models.textured_quad_package(tmp_path / "quad.zip").read_bytes()
+    job = finished(api, convert(api, package, "glb", name="quad.zip"))
+    assert job["status"] == "succeeded", job.get("error")
+    [out] = job["outputs"]
+    assert out["name"] == "quad.glb"
+    scene = trimesh.load(io.BytesIO(api.get(out["url"]).content), file_type="glb")
+    [quad] = scene.geometry.values()
+    assert quad.visual.material.baseColorTexture.size == (64, 32)
 
 
 def test_decimate_and_analyze(api: httpx.Client) -> None:
@@ -86,6 +103,51 @@ def test_decimate_and_analyze(api: httpx.Client) -> None:
     assert report["watertight"] is True and report["bodies"] == 1
 
 
+def test_a_repair_with_its_thumbnail(api: httpx.Client) -> None:
+    broken = models.box()
+    broken.update_faces(list(range(1, 12)))  # one face missing: not watertight
+    options = json.dumps({"thumbnail": True, "size": 128})
+    resp = api.post(
+        "/v1/convert",
+        files={"file": ("part.obj", model_bytes(broken, "obj"))},
+        data={"target": "stl", "operation": "repair", "options": options},
+    )
+    job = finished(api, resp)
+    assert job["status"] == "succeeded", job.get("error")
+    model, picture = job["outputs"]
+    assert (model["name"], picture["name"]) == ("part-model.stl", "part-thumbnail.png")
+    assert model["details"]["repair"]["watertight"] is True
+    assert picture["content_type"] == "image/png" and picture["details"]["width"] == 128
+    png = api.get(picture["url"], follow_redirects=True).content
+    assert png.startswith(b"\x89PNG")
+    assert read(api.get(model["url"], follow_redirects=True).content, "stl").is_watertight
+
+
+def test_pictures_become_models_through_the_image_service(api: httpx.Client) -> None:
+    """A WebP and a JPEG: the image service makes each a grey PNG at the resolution,
+    the 3D service a solid of it; one job, one model each, in order."""
+    ids = []
+    for name, data in (
+        ("a.webp", images.gradient(300, 200).webpsave_buffer()),
+        ("b.jpg", images.jpeg(120, 240)),
+    ):
+        resp = api.post("/v1/files", content=data, params={"filename": name})
+        assert resp.status_code == 201, resp.text
+        ids.append(resp.json()["id"])
+    body = {"inputs": ids, "operation": "image_to_3d", "target": "stl",
+            "options": {"resolution": 64, "width": 50}}  # fmt: skip
+    resp = api.post("/v1/jobs", json=body)
+    job = finished(api, resp)
+    assert job["status"] == "succeeded", job.get("error")
+    first, second = job["outputs"]
+    assert (first["name"], second["name"]) == ("a-1-a.stl", "a-2-b.stl")
+    # Resized by the image service within 64 pixels a side, keeping the aspect ratio.
+    assert first["details"]["picture"] == {"width": 64, "height": 43}
+    assert second["details"]["picture"] == {"width": 32, "height": 64}
+    solid = read(api.get(first["url"]).content, "stl")
+    assert solid.is_watertight and solid.extents[0] == pytest.approx(50, abs=0.01)
+
+
 def test_hostile_models_fail_with_a_code(api: httpx.Client) -> None:
     evil = b"mtllib ../../../etc/passwd\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
     job = finished(api, convert(api, evil, "stl", name="evil.obj"))
@@ -96,6 +158,29 @@ def test_hostile_models_fail_with_a_code(api: httpx.Client) -> None:
     text = b"solid ground is what this text is about, named model.stl\n"
     resp = convert(api, text, "glb", name="model.stl")
     assert resp.status_code == 415, resp.text
+
+
+def test_sigkill_of_the_3d_converter_mid_job(api: httpx.Client, mesh: Mesh, tmp_path: Path) -> None:
+    """A million faces decimated take seconds: the service dies in the middle, the job
+    is delivered again and ends with its one output, stored once."""
+    src = models.write(models.torus(1_000_000), tmp_path / "torus.ply")
+    with src.open("rb") as f:
+        ident = api.post("/v1/files", content=f, params={"filename": src.name}).json()["id"]
+    body = {"inputs": [ident], "operation": "decimate", "target": "ply",
+            "options": {"face_limit": 5000}}  # fmt: skip
+    job_id = api.post("/v1/jobs", json=body).json()["id"]
+    wait_for(lambda: api.get(f"/v1/jobs/{job_id}").json()["progress"]["phase"] == "convert")
+    mesh.kill("model3d", signal.SIGKILL)
+    assert api.get(f"/v1/jobs/{job_id}").json()["status"] == "running"
+    mesh.start_service("model3d")
+    done = final_state(api, job_id)
+    assert done["status"] == "succeeded", done.get("error")
+    assert done["attempts"] >= 2
+    [out] = done["outputs"]
+    assert out["name"] == "torus.ply" and out["details"]["decimation"]["faces_after"] <= 5000
+    assert objects_under(mesh, f"tenants/default/jobs/{job_id}") == [
+        f"tenants/default/jobs/{job_id}/torus.ply"
+    ]
 
 
 def test_convert_over_grpc(channel: grpc.Channel) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,192 @@ def test_a_file_that_changed_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as exc:
         run("convert", src, "stl", tmp_path)
     assert exc.value.code == "unsupported_input"
+
+
+def _drawn(path: Path) -> np.ndarray:
+    """Which pixels of a picture are not background."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        pixels = np.asarray(image.convert("RGB"))
+    return (pixels != 255).any(axis=2)
+
+
+def test_a_thumbnail_shows_the_model_shaded(tmp_path: Path) -> None:
+    sphere = models.write(models.sphere(4), tmp_path / "ball.glb")
+    out = run("thumbnail", sphere, "png", tmp_path, size=256)
+    assert out.details == {"width": 256, "height": 256}
+    drawn = _drawn(out.path)
+    assert drawn.shape == (256, 256)
+    # A sphere fills a disc of radius 0.44 of the side: pi * 0.44^2 of the picture.
+    assert drawn.mean() == pytest.approx(np.pi * 0.44**2, abs=0.03)
+    box = models.write(models.box(), tmp_path / "box.stl")
+    from PIL import Image
+
+    with Image.open(run("thumbnail", box, "png", tmp_path, size=128).path) as image:
+        colours = {c for _n, c in image.convert("RGB").getcolors(128 * 128) or []}
+    assert len(colours - {(255, 255, 255)}) >= 3  # three faces seen, each lit differently
+
+
+def test_a_thumbnail_rides_along_by_option(tmp_path: Path) -> None:
+    src = models.write(models.sphere(6), tmp_path / "big.ply")  # 81 920 faces: drawn decimated
+    out_dir = tmp_path / "both"
+    out_dir.mkdir()
+    task = ConversionTask(
+        "convert",
+        [InputFile(src, src.name, "ply")],
+        "glb",
+        {"thumbnail": True, "size": 64},
+        out_dir,
+    )
+    model, picture = Model3dConverter({}).convert(task, lambda *_a, **_k: None)
+    assert model.media_type == "model/gltf-binary" and len(read(model.path).faces) == 81920
+    assert picture.media_type == "image/png" and _drawn(picture.path).mean() > 0.4
+
+
+def test_a_package_keeps_its_texture_into_glb(tmp_path: Path) -> None:
+    package = models.textured_quad_package(tmp_path / "quad.zip")
+    out = run("convert", package, "glb", tmp_path)
+    assert "missing_references" not in out.details
+    scene = trimesh.load(out.path)
+    [quad] = scene.geometry.values()
+    texture = quad.visual.material.baseColorTexture
+    assert texture.size == (64, 32)
+    assert texture.convert("RGB").getpixel((10, 10)) == models.TEXTURE_COLOUR
+    assert quad.visual.uv.shape == (4, 2)
+
+
+def test_a_package_names_what_it_lacks(tmp_path: Path) -> None:
+    package = models.textured_quad_package(
+        tmp_path / "q.zip", ("material_0.png", "textures/gone.png")
+    )
+    out = run("convert", package, "stl", tmp_path)
+    assert out.details["missing_references"] == ["textures/gone.png"]
+
+
+@pytest.mark.parametrize("escape", ["../../etc/passwd", "/etc/passwd", "file:///etc/passwd"])
+def test_a_package_reference_out_of_it_is_refused(escape: str, tmp_path: Path) -> None:
+    package = models.textured_quad_package(tmp_path / "q.zip", ("material_0.png", escape))
+    with pytest.raises(InvalidInput) as exc:
+        run("convert", package, "glb", tmp_path)
+    assert exc.value.code == "external_reference"
+
+
+def test_packages_are_checked_before_unpacking(tmp_path: Path) -> None:
+    package = models.textured_quad_package(tmp_path / "q.zip")
+    with pytest.raises(InvalidInput) as exc:
+        run("convert", package, "glb", tmp_path, settings={"max_archive_entries": 2})
+    assert exc.value.code == "archive_too_large"
+    with pytest.raises(InvalidInput) as exc:
+        run("convert", package, "glb", tmp_path, settings={"max_archive_bytes": 100})
+    assert exc.value.code == "archive_too_large"
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as z:
+        z.writestr("a.stl", models.write(models.box(), tmp_path / "a.stl").read_bytes())
+        z.writestr("b.ply", models.write(models.box(), tmp_path / "b.ply").read_bytes())
+    with pytest.raises(InvalidInput) as exc:
+        run("convert", two, "glb", tmp_path)
+    assert exc.value.code == "invalid_model" and "holds 2" in str(exc.value)
+
+
+def test_a_3mf_with_its_model_late_is_read_as_a_package(tmp_path: Path) -> None:
+    made = models.write(models.sphere(2), tmp_path / "made.3mf")
+    late = tmp_path / "late.zip"
+    noise = np.random.default_rng(3).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(late, "w") as out:
+        out.writestr("Metadata/thumbnail.png", noise)  # pushes the model part past 8 KiB
+        for entry in src.infolist():
+            out.writestr(entry, src.read(entry))
+    head = late.read_bytes()[:8192]
+    assert sniff_model(head) is None  # the gateway sees a zip
+    out = run("convert", late, "stl", tmp_path)
+    assert out.details["output"]["faces"] == 320
+
+
+def test_a_3mf_bomb_is_refused_before_unpacking(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.3mf"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("3D/3dmodel.model", b"<model>" + b" " * 50_000_000 + b"</model>")
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(InvalidInput) as exc:
+        run("convert", bomb, "stl", tmp_path, settings={"max_archive_bytes": 10_000_000})
+    assert exc.value.code == "archive_too_large"
+
+
+def test_decimation_keeps_texture_coordinates(tmp_path: Path) -> None:
+    src = models.write(models.textured_grid(60), tmp_path / "grid.glb")  # 7200 faces
+    out = run("decimate", src, "glb", tmp_path, face_limit=1800)
+    assert out.details["decimation"]["uv_kept"] is True
+    [grid] = trimesh.load(out.path).geometry.values()
+    assert 1782 <= len(grid.faces) <= 1800
+    assert grid.visual.material.baseColorTexture.size == (64, 32)
+    # The grid's texture coordinates are its x and y: each kept vertex still has its own.
+    assert np.abs(grid.visual.uv - grid.vertices[:, :2]).mean() < 0.02
+
+
+def test_units_and_up_axis(tmp_path: Path) -> None:
+    # A 2 x 1 x 0.5 mm box standing on z, as a CAD tool writes STL.
+    src = models.write(models.box(), tmp_path / "part.stl")
+    out = run(
+        "convert", src, "glb", tmp_path, unit="mm", target_unit="m", up_axis="z", target_up_axis="y"
+    )
+    extents = read(out.path).extents
+    # Metres now, and what was up (z, 0.5 mm) is y in the y-up glTF.
+    assert np.allclose(extents, [0.002, 0.0005, 0.001])
+    inches = run("convert", src, "stl", tmp_path, unit="in", target_unit="mm")
+    assert np.allclose(read(inches.path).extents, [50.8, 25.4, 12.7])
+    with pytest.raises(InvalidArgument) as exc:
+        run("convert", src, "stl", tmp_path, unit="mm")
+    assert exc.value.code == "invalid_options"
+
+
+def _gradient_png(path: Path, width: int = 64, height: int = 32) -> Path:
+    """Dark on the left, bright on the right."""
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
+    Image.fromarray(ramp, "L").save(path)
+    return path
+
+
+def _pictures(tmp_path: Path, sources: list[Path], target: str, **options: Any) -> tuple:
+    out_dir = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+    out_dir.mkdir()
+    seen: list[str] = []
+    inputs = [InputFile(p, p.name, "png") for p in sources]
+    task = ConversionTask("image_to_3d", inputs, target, options, out_dir)
+    outputs = Model3dConverter({}).convert(task, lambda _f, message, **_k: seen.append(message))
+    return outputs, seen
+
+
+@pytest.mark.parametrize("mode", ["relief", "lithophane"])
+def test_a_picture_becomes_a_closed_height_field(mode: str, tmp_path: Path) -> None:
+    picture = _gradient_png(tmp_path / "ramp.png")
+    [out], _ = _pictures(tmp_path, [picture], "stl", mode=mode, width=64, depth=5, base=1)
+    solid = read(out.path)
+    assert solid.is_watertight and out.details["watertight"] is True
+    assert out.details["picture"] == {"width": 64, "height": 32}
+    assert np.allclose(solid.extents, [64, 64 * 31 / 63, 6], atol=0.05)
+    top = solid.vertices[solid.vertices[:, 2] > 0]
+    left = top[top[:, 0] < 5][:, 2].mean()
+    right = top[top[:, 0] > 59][:, 2].mean()
+    # Relief: the bright right side stands high; lithophane: the dark left is thick.
+    assert (right > left + 3) if mode == "relief" else (left > right + 3)
+
+
+def test_a_batch_of_pictures_gives_a_model_each(tmp_path: Path) -> None:
+    pictures = [_gradient_png(tmp_path / f"p{n}.png", 40 + 8 * n, 30) for n in range(3)]
+    outputs, seen = _pictures(tmp_path, pictures, "glb", face_limit=500)
+    assert [o.name for o in outputs] == ["1-p0.glb", "2-p1.glb", "3-p2.glb"]
+    assert [m for m in seen if " of " in m] == ["1 of 3", "2 of 3", "3 of 3"]
+    for out in outputs:
+        assert out.details["decimation"]["faces_after"] <= 500
+
+
+def test_a_picture_that_is_not_one_fails_with_a_code(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.png"
+    bogus.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    with pytest.raises(InvalidInput) as exc:
+        _pictures(tmp_path, [bogus], "stl")
+    assert exc.value.code == "invalid_image"

@@ -3,6 +3,8 @@ and by the 3D engine to check, before parsing, that the file still is what it wa
 accepted as.
 
 - GLB: the ``glTF`` magic and container version 2.
+- 3MF: a zip whose first entries name the ``3D/3dmodel.model`` part (a 3MF that puts
+  it later is read as a zip package, which the 3D service opens the same way).
 - PLY: a ``ply`` line, then a ``format`` line.
 - OFF: an ``OFF`` keyword on the first line.
 - ASCII STL: ``solid`` and, within the head, a ``facet normal``.
@@ -26,6 +28,7 @@ OBJ = "model/obj"
 PLY = "model/x-ply"
 OFF = "model/x-off"
 GLB = "model/gltf-binary"
+THREEMF = "model/3mf"
 
 _OBJ_STATEMENTS = {
     b"v", b"vt", b"vn", b"vp", b"f", b"l", b"p", b"o", b"g", b"s", b"usemtl", b"mtllib",
@@ -72,10 +75,12 @@ def _ascii_stl(head: bytes) -> bool:
     return head.lstrip().startswith(b"solid") and b"facet normal" in head
 
 
-def sniff_model(head: bytes) -> str | None:
-    """The media type of a 3D model from its first bytes, None if it is not one."""
+def sniff_model_magic(head: bytes) -> str | None:
+    """Models with a signature: checked before other types (a 3MF is also a zip)."""
     if head[:4] == b"glTF" and head[4:8] == (2).to_bytes(4, "little"):
         return GLB
+    if head[:4] == b"PK\x03\x04" and b"3D/3dmodel.model" in head:
+        return THREEMF
     if head.startswith((b"ply\n", b"ply\r\n")) and b"\nformat " in head[:64]:
         return PLY
     first = head.lstrip()[:4]
@@ -83,6 +88,14 @@ def sniff_model(head: bytes) -> str | None:
         return OFF
     if _ascii_stl(head):
         return STL
+    return None
+
+
+def sniff_model(head: bytes) -> str | None:
+    """The media type of a 3D model from its first bytes, None if it is not one."""
+    magic = sniff_model_magic(head)
+    if magic is not None:
+        return magic
     if b"\0" not in head and _obj(head):
         return OBJ
     if binary_stl_count(head) is not None:

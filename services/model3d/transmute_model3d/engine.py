@@ -4,9 +4,9 @@ decimates them. Runs in the runtime's worker processes, never in the service."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-import fast_simplification
 import numpy as np
 import trimesh
 
@@ -15,19 +15,30 @@ from transmute_common.errors import InvalidArgument
 from transmute_common.formats import BY_NAME
 from transmute_common.options import parse_options
 from transmute_model3d.config import Model3dSettings
-from transmute_model3d.load import load
+from transmute_model3d.decimate import decimate
+from transmute_model3d.load import Limits, check_counts, load
 from transmute_model3d.options import Model3dOptions
+from transmute_model3d.relief import height_field_solid, read_grey
+from transmute_model3d.thumbnail import write_thumbnail
 
 
 class Model3dConverter(Converter):
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings)
         self.config = Model3dSettings.model_validate(self.settings)
+        self.limits = Limits(
+            self.config.max_vertices,
+            self.config.max_faces,
+            self.config.max_archive_entries,
+            self.config.max_archive_bytes,
+        )
 
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
         opts = parse_options(Model3dOptions, task.options)
+        if task.operation == "image_to_3d":
+            return self._pictures_to_models(task, opts, progress)
         source = task.inputs[0]
-        mesh = load(source.path, source.format, self.config.max_vertices, self.config.max_faces)
+        mesh = load(source.path, source.format, self.limits)
         progress(0.3, "read")
         if task.operation == "analyze":
             report = analyze(mesh)
@@ -35,7 +46,14 @@ class Model3dConverter(Converter):
             out.write_text(json.dumps(report, indent=2))
             progress(1.0, "analysed")
             return [OutputFile(out, out.name, "application/json", report)]
+        if task.operation == "thumbnail":
+            out = task.output_dir / "thumbnail.png"
+            picture = write_thumbnail(mesh, out, opts.size)
+            progress(1.0, "drawn")
+            return [OutputFile(out, out.name, "image/png", picture)]
         details: dict[str, Any] = {"input": counts(mesh)}
+        if mesh.metadata.get("missing_references"):  # named files the package lacks
+            details["missing_references"] = mesh.metadata["missing_references"][:20]
         if task.operation == "decimate":
             mesh, details["decimation"] = decimate(mesh, opts)
         elif task.operation == "repair":
@@ -47,12 +65,57 @@ class Model3dConverter(Converter):
             )
         progress(0.7, task.operation)
         place(mesh, opts)
+        outputs = self._write(mesh, task, opts, "model", details, "thumbnail")
+        progress(1.0, "written")
+        return outputs
+
+    def _pictures_to_models(
+        self, task: ConversionTask, opts: Model3dOptions, progress: ProgressFn
+    ) -> list[OutputFile]:
+        """One solid per picture (a batch), each decimated to face_limit if given."""
+        outputs: list[OutputFile] = []
+        total = len(task.inputs)
+        for n, picture in enumerate(task.inputs):
+            heights = read_grey(picture.path)
+            mesh = height_field_solid(
+                heights, opts.width, opts.depth, opts.base, opts.mode == "lithophane"
+            )
+            details: dict[str, Any] = {
+                "picture": {"width": heights.shape[1], "height": heights.shape[0]},
+                "mode": opts.mode,
+                "watertight": bool(mesh.is_watertight),
+            }
+            if opts.face_limit is not None:
+                mesh, details["decimation"] = decimate(mesh, opts)
+            check_counts(
+                len(mesh.vertices), len(mesh.faces), self.limits.max_vertices, self.limits.max_faces
+            )
+            stem = Path(picture.name).stem or f"model-{n + 1}"
+            name = f"{n + 1}-{stem}"
+            outputs += self._write(mesh, task, opts, name, details, f"{name}-thumbnail")
+            progress((n + 1) / total, f"{n + 1} of {total}")
+        return outputs
+
+    def _write(
+        self,
+        mesh: trimesh.Trimesh,
+        task: ConversionTask,
+        opts: Model3dOptions,
+        stem: str,
+        details: dict[str, Any],
+        picture_stem: str,
+    ) -> list[OutputFile]:
+        """The model in the target format, and its picture when asked."""
         target = BY_NAME[task.target]
-        out = task.output_dir / f"model.{target.extension}"
+        out = task.output_dir / f"{stem}.{target.extension}"
         mesh.export(out, file_type=task.target)
         details["output"] = counts(mesh)
-        progress(1.0, "written")
-        return [OutputFile(out, out.name, target.media_type, details)]
+        outputs = [OutputFile(out, out.name, target.media_type, details)]
+        if opts.thumbnail:
+            picture = task.output_dir / f"{picture_stem}.png"
+            size = write_thumbnail(mesh, picture, opts.size)
+            outputs.append(OutputFile(picture, picture.name, "image/png", size))
+        return outputs
 
 
 def counts(mesh: trimesh.Trimesh) -> dict[str, int]:
@@ -60,10 +123,15 @@ def counts(mesh: trimesh.Trimesh) -> dict[str, int]:
 
 
 def place(mesh: trimesh.Trimesh, opts: Model3dOptions) -> None:
+    """Centre, scale (and change units), then turn to the asked up axis."""
     if opts.center:
         mesh.apply_translation(-mesh.bounds.mean(axis=0))
-    if opts.scale != 1.0:
-        mesh.apply_scale(opts.scale)
+    if opts.factor() != 1.0:
+        mesh.apply_scale(opts.factor())
+    if opts.up_axis != opts.target_up_axis:
+        # z-up to y-up turns -90 degrees about x (z becomes y); y-up to z-up the other way.
+        angle = -np.pi / 2 if opts.target_up_axis == "y" else np.pi / 2
+        mesh.apply_transform(trimesh.transformations.rotation_matrix(angle, [1, 0, 0]))
 
 
 def analyze(mesh: trimesh.Trimesh) -> dict[str, Any]:
@@ -81,32 +149,6 @@ def analyze(mesh: trimesh.Trimesh) -> dict[str, Any]:
         "watertight": watertight,
         "winding_consistent": bool(mesh.is_winding_consistent),
         "has_uv": getattr(mesh.visual, "uv", None) is not None,
-    }
-
-
-def decimate(mesh: trimesh.Trimesh, opts: Model3dOptions) -> tuple[trimesh.Trimesh, dict[str, Any]]:
-    """Fewer triangles by quadric edge collapse; the result's bounding box drift says
-    how far the shape moved."""
-    before = len(mesh.faces)
-    if opts.face_limit is None and opts.ratio is None:
-        raise InvalidArgument("decimate needs face_limit or ratio", code="invalid_options")
-    wanted = opts.face_limit if opts.face_limit is not None else int(before * (opts.ratio or 1))
-    if wanted >= before:
-        simplified = mesh
-    else:
-        points, faces = fast_simplification.simplify(
-            mesh.vertices.astype(np.float32),
-            mesh.faces.astype(np.int32),
-            target_count=wanted,
-        )
-        simplified = trimesh.Trimesh(points.astype(np.float64), faces, process=False)
-    drift = float(np.abs(simplified.bounds - mesh.bounds).max())
-    size = float(np.linalg.norm(mesh.extents)) or 1.0
-    return simplified, {
-        "faces_before": before,
-        "faces_after": len(simplified.faces),
-        "bounds_drift": round(drift, 6),
-        "bounds_drift_ratio": round(drift / size, 6),
     }
 
 

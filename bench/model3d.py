@@ -1,0 +1,95 @@
+"""3D rows: a million-face mesh decimated and converted through the whole mesh against
+the bare library calls, and the 3D service's peak memory doing it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import fast_simplification
+import httpx
+import numpy as np
+import trimesh
+
+from bench.audio import PeakSampler
+from bench.common import report, wait_final
+from scripts.mesh import Mesh
+from tests.models import torus
+
+
+def through_mesh(
+    client: httpx.Client, src: Path, target: str, operation: str, options: dict
+) -> float:
+    """Upload, job and download, as a client sees it."""
+    start = time.perf_counter()
+    with src.open("rb") as f:
+        resp = client.post(
+            "/v1/convert",
+            files={"file": (src.name, f)},
+            data={"target": target, "operation": operation, "options": json.dumps(options)},
+        )
+    resp.raise_for_status()
+    job = wait_final(client, resp.json()["id"])
+    assert job["status"] == "succeeded", job
+    with client.stream("GET", job["outputs"][0]["url"], follow_redirects=True) as download:
+        for _ in download.iter_bytes():
+            pass
+    return time.perf_counter() - start
+
+
+def bare_decimate(mesh: trimesh.Trimesh, faces: int) -> float:
+    points, triangles = mesh.vertices.astype(np.float32), mesh.faces.astype(np.int32)
+    start = time.perf_counter()
+    fast_simplification.simplify(points, triangles, target_count=faces)
+    return time.perf_counter() - start
+
+
+def bare_stl_to_glb(src: Path, out: Path) -> float:
+    start = time.perf_counter()
+    trimesh.load(src, file_type="stl", force="mesh").export(out, file_type="glb")
+    return time.perf_counter() - start
+
+
+def run_model3d(args: argparse.Namespace, work: Path) -> None:
+    print("\n3D (trimesh, fast-simplification), embedded stores:", flush=True)
+    faces = 250_000 if args.quick else 1_000_000
+    mesh_ = torus(faces)
+    count = len(mesh_.faces)
+    ply, stl = work / "torus.ply", work / "torus.stl"
+    mesh_.export(ply, file_type="ply")
+    mesh_.export(stl, file_type="stl")
+    runs = 1 if args.quick else 3
+    mesh = Mesh.on_free_ports(work / "state-model3d", log_dir=work / "logs-model3d")
+    mesh.start()
+    try:
+        with httpx.Client(base_url=mesh.url, timeout=900) as client:
+            target = count // 10
+            options = {"face_limit": target}
+            through_mesh(client, ply, "ply", "decimate", options)  # warm-up: worker imports
+            bares, wholes = [], []
+            with PeakSampler(mesh.procs["model3d"].pid) as decimating:
+                for _ in range(runs):
+                    bares.append(bare_decimate(mesh_, target))
+                    wholes.append(through_mesh(client, ply, "ply", "decimate", options))
+            bare, whole = statistics.median(bares), statistics.median(wholes)
+            name = f"(k) decimate {count} -> {target} faces"
+            report(f"{name}, bare fast-simplification", f"{bare:.2f} s")
+            report(f"{name}, whole mesh (upload..download)", f"{whole:.2f} s")
+            report(f"{name}, ratio mesh / bare", f"{whole / bare:.2f}", "target <= 1.15")
+            bares, wholes = [], []
+            with PeakSampler(mesh.procs["model3d"].pid) as converting:
+                for _ in range(runs):
+                    bares.append(bare_stl_to_glb(stl, work / "bare.glb"))
+                    wholes.append(through_mesh(client, stl, "glb", "convert", {}))
+            bare, whole = statistics.median(bares), statistics.median(wholes)
+            name = f"(l) STL -> GLB, {count} faces ({stl.stat().st_size >> 20} MiB)"
+            report(f"{name}, bare trimesh load + export", f"{bare:.2f} s")
+            report(f"{name}, whole mesh (upload..download)", f"{whole:.2f} s")
+            report(f"{name}, ratio mesh / bare", f"{whole / bare:.2f}", "target <= 1.15")
+            peak = max(rss for rss, _ in decimating.samples + converting.samples)
+            report(f"(m) 3D service peak RSS (service + workers), {count} faces", f"{peak:.0f} MB")
+    finally:
+        mesh.stop()
