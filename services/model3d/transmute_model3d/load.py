@@ -155,7 +155,15 @@ def _load(
         if fmt == "stl":
             _check_stl_size(size, declared[1])
     try:
-        loaded = trimesh.load(source, file_type=fmt, resolver=references, force="mesh")
+        loaded = trimesh.load(
+            source,
+            file_type=fmt,
+            resolver=references,
+            force="mesh",
+            # Only STL stores each triangle's corners apart: the others index shared
+            # vertices already, and merging a million of them again costs seconds.
+            process=fmt == "stl",
+        )
     except (ValueError, KeyError, IndexError, TypeError, OSError, EOFError) as exc:
         _refuse_references(references)
         raise InvalidInput(f"the {fmt} model cannot be read: {exc}", code="invalid_model") from None
