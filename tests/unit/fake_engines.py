@@ -56,6 +56,14 @@ class Fake(Converter):
                 for _ in range(int(task.options["mib"])):
                     f.write(b"\0" * 1024 * 1024)
             raise AssertionError("the write was not cut")
+        if mode == "garbage":
+            # 300 MB of heap chunks (under glibc's mmap threshold) kept by a cycle: what
+            # a mesh library leaves behind, resident until collected and trimmed.
+            chunks: list[Any] = [bytearray(100_000) for _ in range(3000)]
+            chunks.append(chunks)
+            out = task.output_dir / "pid.txt"
+            out.write_text(str(os.getpid()))
+            return [OutputFile(out, "pid.txt", "text/plain")]
         if mode == "seek":
             with open(task.output_dir / "sparse.bin", "wb") as f:
                 f.seek(10 * 1024**3)  # 10 GB, without using the disk

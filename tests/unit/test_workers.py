@@ -13,7 +13,7 @@ import pytest
 from tests.unit.fake_engines import DECLARED
 from transmute_common.converter import ConversionTask
 from transmute_common.errors import InvalidInput, TransmuteError, Unavailable
-from transmute_common.worker_process import WorkerLimits
+from transmute_common.worker_process import IDLE_SECONDS, WorkerLimits
 from transmute_common.workers import EngineUnavailable, WorkerPool
 
 
@@ -254,3 +254,18 @@ async def test_a_job_waits_for_a_worker_only_so_long(tmp_path: Path) -> None:
             await busy
     finally:
         await p.close()
+
+
+def _resident_mb(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+async def test_an_idle_worker_gives_back_what_its_jobs_left(
+    pool: WorkerPool, tmp_path: Path
+) -> None:
+    [out] = await pool.run(task(tmp_path, "garbage"), lambda *_a, **_k: None)
+    pid = int(out.path.read_text())
+    busy = _resident_mb(pid)
+    assert busy > 300
+    await asyncio.sleep(IDLE_SECONDS + 1.5)
+    assert _resident_mb(pid) < busy - 250
