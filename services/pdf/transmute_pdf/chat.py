@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import httpx
 
-from transmute_common.errors import TransmuteError, Unavailable
+from transmute_common.errors import TransmuteError
+from transmute_common.http_retry import RetryPolicy, request
 
 # A token is about four characters of English: the budget is kept in characters.
 CHARS_PER_TOKEN = 4
-RETRIED = {408, 409, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -55,30 +54,15 @@ class ChatClient:
             "max_tokens": self.settings.max_output_tokens,
             "temperature": 0.2,
         }
-        wait = self.settings.backoff
-        for attempt in range(self.settings.retries + 1):
-            self.requests += 1
-            try:
-                resp = self._http.post("/chat/completions", json=body)
-            except httpx.TransportError as exc:  # timeouts and refused connections
-                problem = f"the language model endpoint did not answer ({type(exc).__name__})"
-            else:
-                if resp.status_code == 200:
-                    return _answer(resp)
-                if resp.status_code not in RETRIED:
-                    raise TransmuteError(
-                        f"the language model endpoint refused the request ({resp.status_code})",
-                        code="ai_failure",
-                        details={"status": resp.status_code},
-                    )
-                problem = f"the language model endpoint answered {resp.status_code}"
-                wait = max(wait, _retry_after(resp))
-            if attempt < self.settings.retries:
-                time.sleep(wait)
-                wait *= 2
-        raise Unavailable(
-            f"{problem}, after {self.settings.retries + 1} attempts", code="ai_unavailable"
+        self.requests += 1
+        policy = RetryPolicy(
+            self.settings.retries,
+            self.settings.backoff,
+            "the language model endpoint",
+            "ai_failure",
+            "ai_unavailable",
         )
+        return _answer(request(self._http, "POST", "/chat/completions", policy, json=body))
 
     def close(self) -> None:
         self._http.close()
@@ -92,13 +76,6 @@ def _answer(resp: httpx.Response) -> str:
     if not isinstance(content, str) or not content.strip():
         raise TransmuteError("the language model endpoint gave no answer", code="ai_failure")
     return content.strip()
-
-
-def _retry_after(resp: httpx.Response) -> float:
-    try:
-        return min(float(resp.headers.get("retry-after", "0")), 60.0)
-    except ValueError:
-        return 0.0
 
 
 def chunks(text: str, limit: int) -> list[str]:
