@@ -34,10 +34,17 @@ CAPABILITIES = Capabilities(
 )
 
 
+REMOTE_SIDE = 1024  # what a hosted image-to-3D model is sent, at most, a side
+
+
 def picture_options(job_options: dict[str, Any]) -> dict[str, Any]:
-    """What the image service is asked for: grey, within the resolution a side."""
-    side = Model3dOptions.model_validate(job_options).resolution
-    return {"width": side, "height": side, "fit": "contain", "grayscale": True}
+    """What the image service is asked for: grey within the resolution a side for a
+    height field; colour within REMOTE_SIDE for the hosted API."""
+    opts = Model3dOptions.model_validate(job_options)
+    if opts.backend == "remote":
+        return {"width": REMOTE_SIDE, "height": REMOTE_SIDE, "fit": "contain"}
+    return {"width": opts.resolution, "height": opts.resolution, "fit": "contain",
+            "grayscale": True}  # fmt: skip
 
 
 INTAKES = [

@@ -4,21 +4,26 @@ decimates them. Runs in the runtime's worker processes, never in the service."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import trimesh
 
-from transmute_common.converter import ConversionTask, Converter, OutputFile, ProgressFn
+from transmute_common.converter import (
+    Capabilities,
+    ConversionTask,
+    Converter,
+    OutputFile,
+    ProgressFn,
+)
 from transmute_common.errors import InvalidArgument
 from transmute_common.formats import BY_NAME
 from transmute_common.options import parse_options
 from transmute_model3d.config import Model3dSettings
 from transmute_model3d.decimate import decimate
-from transmute_model3d.load import Limits, check_counts, load
+from transmute_model3d.load import Limits, counts, load
 from transmute_model3d.options import Model3dOptions
-from transmute_model3d.relief import height_field_solid, read_grey
+from transmute_model3d.pictures import PictureModels
 from transmute_model3d.thumbnail import write_thumbnail
 
 
@@ -32,11 +37,22 @@ class Model3dConverter(Converter):
             self.config.max_archive_entries,
             self.config.max_archive_bytes,
         )
+        self.pictures = PictureModels(self.config, self.limits)
+
+    def available(self, declared: Capabilities) -> Capabilities:
+        """Without a hosted API configured, image_to_3d offers the local backend only."""
+        if self.config.image_to_3d_url:
+            return declared
+        options = [
+            o.model_copy(update={"choices": ["local"]}) if o.name == "backend" else o
+            for o in declared.options
+        ]
+        return declared.model_copy(update={"options": options})
 
     def convert(self, task: ConversionTask, progress: ProgressFn) -> list[OutputFile]:
         opts = parse_options(Model3dOptions, task.options)
         if task.operation == "image_to_3d":
-            return self._pictures_to_models(task, opts, progress)
+            return self.pictures.run(task, opts, progress, self._write)
         source = task.inputs[0]
         mesh = load(source.path, source.format, self.limits)
         progress(0.3, "read")
@@ -69,35 +85,8 @@ class Model3dConverter(Converter):
         progress(1.0, "written")
         return outputs
 
-    def _pictures_to_models(
-        self, task: ConversionTask, opts: Model3dOptions, progress: ProgressFn
-    ) -> list[OutputFile]:
-        """One solid per picture (a batch), each decimated to face_limit if given."""
-        outputs: list[OutputFile] = []
-        total = len(task.inputs)
-        for n, picture in enumerate(task.inputs):
-            heights = read_grey(picture.path)
-            mesh = height_field_solid(
-                heights, opts.width, opts.depth, opts.base, opts.mode == "lithophane"
-            )
-            details: dict[str, Any] = {
-                "picture": {"width": heights.shape[1], "height": heights.shape[0]},
-                "mode": opts.mode,
-                "watertight": bool(mesh.is_watertight),
-            }
-            if opts.face_limit is not None:
-                mesh, details["decimation"] = decimate(mesh, opts)
-            check_counts(
-                len(mesh.vertices), len(mesh.faces), self.limits.max_vertices, self.limits.max_faces
-            )
-            stem = Path(picture.name).stem or f"model-{n + 1}"
-            name = f"{n + 1}-{stem}"
-            outputs += self._write(mesh, task, opts, name, details, f"{name}-thumbnail")
-            progress((n + 1) / total, f"{n + 1} of {total}")
-        return outputs
-
+    @staticmethod
     def _write(
-        self,
         mesh: trimesh.Trimesh,
         task: ConversionTask,
         opts: Model3dOptions,
@@ -116,10 +105,6 @@ class Model3dConverter(Converter):
             size = write_thumbnail(mesh, picture, opts.size)
             outputs.append(OutputFile(picture, picture.name, "image/png", size))
         return outputs
-
-
-def counts(mesh: trimesh.Trimesh) -> dict[str, int]:
-    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}
 
 
 def place(mesh: trimesh.Trimesh, opts: Model3dOptions) -> None:

@@ -96,6 +96,10 @@ def declared_counts(size: int, fmt: str, head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def counts(mesh: trimesh.Trimesh) -> dict[str, int]:
+    return {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}
+
+
 def check_counts(vertices: int, faces: int, max_vertices: int, max_faces: int) -> None:
     if faces > max_faces or vertices > max_vertices:
         raise InvalidInput(

@@ -26,6 +26,7 @@ class Model3dOptions(BaseModel):
     target_unit: Unit | None = None
     up_axis: Axis | None = None
     target_up_axis: Axis | None = None
+    backend: Literal["local", "remote"] = "local"
     mode: Literal["relief", "lithophane"] = "relief"
     resolution: int = Field(default=256, ge=16, le=1024)
     width: float = Field(default=100.0, gt=0, le=1e6)
@@ -118,6 +119,15 @@ OPTION_SPECS = [
         "The output's up axis: the model is turned a quarter about x to get it",
         choices=["y", "z"],
         operations=PLACED,
+    ),
+    option(
+        "backend",
+        "string",
+        "image_to_3d: local (a height field, offline) or remote (the hosted image-to-3D "
+        "API the service is configured with; offered only then)",
+        default="local",
+        choices=["local", "remote"],
+        operations=["image_to_3d"],
     ),
     option(
         "mode",
