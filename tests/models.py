@@ -12,12 +12,17 @@ from pathlib import Path
 import numpy as np
 import trimesh
 from PIL import Image
+from trimesh.exchange.gltf import export_gltf
 
-FORMATS = ["stl", "obj", "ply", "off", "glb", "3mf"]
+FORMATS = ["stl", "obj", "ply", "off", "glb", "gltf", "3mf"]
 
 
 def write(mesh: trimesh.Trimesh, path: Path, file_type: str = "") -> Path:
-    mesh.export(path, file_type=file_type or path.suffix.lstrip("."))
+    file_type = file_type or path.suffix.lstrip(".")
+    if file_type == "gltf":  # one file, buffers embedded
+        path.write_bytes(export_gltf(trimesh.Scene(mesh), embed_buffers=True)["model.gltf"])
+    else:
+        mesh.export(path, file_type=file_type)
     return path
 
 
@@ -94,7 +99,8 @@ def binary_stl(path: Path, triangles: np.ndarray, count: int | None = None) -> P
 
 
 def glb_with_external_buffer(path: Path, uri: str) -> Path:
-    """A GLB whose one buffer is read from ``uri`` instead of its own BIN chunk."""
+    """A GLB (or, named .gltf, a glTF) whose one buffer is read from ``uri`` instead of
+    its own BIN chunk."""
     gltf = {
         "asset": {"version": "2.0"},
         "buffers": [{"uri": uri, "byteLength": 36}],
@@ -109,6 +115,9 @@ def glb_with_external_buffer(path: Path, uri: str) -> Path:
         "scene": 0,
     }  # fmt: skip
     chunk = json.dumps(gltf).encode()
+    if path.suffix == ".gltf":
+        path.write_bytes(chunk)
+        return path
     chunk += b" " * (-len(chunk) % 4)
     body = struct.pack("<II", len(chunk), 0x4E4F534A) + chunk
     path.write_bytes(b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body)

@@ -70,6 +70,8 @@ def test_every_format_converts_to_every_other(source: str, target: str, tmp_path
         ("off", b"OFF\n3 1 0\n", "model/x-off"),
         ("prose", b"very nice text\nthat is not a model\n", None),
         ("obj words", b"v is for vendetta\nand more words here\n", None),
+        ("gltf", b'{"asset": {"version": "2.0"}, "scenes": [{"nodes": []}]}', "model/gltf+json"),
+        ("other json", b'{"asset": "a car", "price": 3}', None),
         ("random", bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)), None),
         ("zeros", bytes(4000), None),
         ("long text", b"nothing but words in a row, " * 40, None),
@@ -149,9 +151,12 @@ def test_references_out_of_the_upload_are_refused(name: str, tmp_path: Path) -> 
     assert exc.value.code == "external_reference"
 
 
+@pytest.mark.parametrize("container", ["glb", "gltf"])
 @pytest.mark.parametrize("uri", ["file:///etc/passwd", "../secret.bin", "/etc/passwd"])
-def test_a_glb_reading_an_outside_buffer_is_refused(uri: str, tmp_path: Path) -> None:
-    src = models.glb_with_external_buffer(tmp_path / "evil.glb", uri)
+def test_a_gltf_reading_an_outside_buffer_is_refused(
+    container: str, uri: str, tmp_path: Path
+) -> None:
+    src = models.glb_with_external_buffer(tmp_path / f"evil.{container}", uri)
     with pytest.raises(InvalidInput) as exc:
         run("convert", src, "stl", tmp_path)
     assert exc.value.code == "external_reference"

@@ -63,6 +63,7 @@ _FORMATS = [
     Format("off", "model/x-off", "off"),
     Format("glb", "model/gltf-binary", "glb"),
     Format("3mf", "model/3mf", "3mf"),
+    Format("gltf", "model/gltf+json", "gltf"),  # buffers and images embedded
     Format("json", "application/json", "json"),  # output only: a report (analyze)
     Format("zip", "application/zip", "zip"),  # output only: several results in one file
 ]

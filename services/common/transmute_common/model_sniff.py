@@ -3,6 +3,8 @@ and by the 3D engine to check, before parsing, that the file still is what it wa
 accepted as.
 
 - GLB: the ``glTF`` magic and container version 2.
+- glTF (JSON): a JSON object that names ``"asset"`` and one of ``"scenes"``,
+  ``"nodes"``, ``"meshes"``, ``"accessors"`` within its first 8 KiB.
 - 3MF: a zip whose first entries name the ``3D/3dmodel.model`` part (a 3MF that puts
   it later is read as a zip package, which the 3D service opens the same way).
 - PLY: a ``ply`` line, then a ``format`` line.
@@ -29,6 +31,8 @@ PLY = "model/x-ply"
 OFF = "model/x-off"
 GLB = "model/gltf-binary"
 THREEMF = "model/3mf"
+GLTF = "model/gltf+json"
+_GLTF_KEYS = (b'"scenes"', b'"nodes"', b'"meshes"', b'"accessors"')
 
 _OBJ_STATEMENTS = {
     b"v", b"vt", b"vn", b"vp", b"f", b"l", b"p", b"o", b"g", b"s", b"usemtl", b"mtllib",
@@ -88,7 +92,14 @@ def sniff_model_magic(head: bytes) -> str | None:
         return OFF
     if _ascii_stl(head):
         return STL
+    if _gltf(head):
+        return GLTF
     return None
+
+
+def _gltf(head: bytes) -> bool:
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return start[:1] == b"{" and b'"asset"' in head and any(k in head for k in _GLTF_KEYS)
 
 
 def sniff_model(head: bytes) -> str | None:

@@ -6,7 +6,7 @@ from transmute_common.converter import Capabilities, Conversion
 from transmute_common.handoff import Intake
 from transmute_model3d.options import OPTION_SPECS, Model3dOptions
 
-MODELS = ["stl", "obj", "ply", "off", "glb", "3mf"]
+MODELS = ["stl", "obj", "ply", "off", "glb", "gltf", "3mf"]
 # A zip package: one model (OBJ with its MTL and textures, glTF with its buffers and
 # images, or any of MODELS) and the files it references.
 INPUTS = [*MODELS, "zip"]

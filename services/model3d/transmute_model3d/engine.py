@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import trimesh
+from trimesh.exchange.gltf import export_gltf
 
 from transmute_common.converter import (
     Capabilities,
@@ -97,7 +98,11 @@ class Model3dConverter(Converter):
         """The model in the target format, and its picture when asked."""
         target = BY_NAME[task.target]
         out = task.output_dir / f"{stem}.{target.extension}"
-        mesh.export(out, file_type=task.target)
+        if task.target == "gltf":  # one file: buffers and images as data URIs
+            files = export_gltf(trimesh.Scene(mesh), embed_buffers=True)
+            out.write_bytes(files["model.gltf"])
+        else:
+            mesh.export(out, file_type=task.target)
         details["output"] = counts(mesh)
         outputs = [OutputFile(out, out.name, target.media_type, details)]
         if opts.thumbnail:

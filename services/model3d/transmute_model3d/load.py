@@ -18,10 +18,19 @@ from trimesh.resolvers import Resolver
 
 from transmute_common.archives import check_archive, read_entry
 from transmute_common.errors import InvalidInput
-from transmute_common.model_sniff import GLB, OBJ, OFF, PLY, STL, binary_stl_count, sniff_model
+from transmute_common.model_sniff import (
+    GLB,
+    GLTF,
+    OBJ,
+    OFF,
+    PLY,
+    STL,
+    binary_stl_count,
+    sniff_model,
+)
 from transmute_common.options import require_format
 
-_MEDIA = {"obj": OBJ, "glb": GLB, "stl": STL, "ply": PLY, "off": OFF}
+_MEDIA = {"obj": OBJ, "glb": GLB, "gltf": GLTF, "stl": STL, "ply": PLY, "off": OFF}
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _PLY_ELEMENT = re.compile(rb"^element (vertex|face) (\d+)\s*$", re.MULTILINE)
 
@@ -138,7 +147,7 @@ def _load_package(path: Path, limits: Limits) -> trimesh.Trimesh:
     with zipfile.ZipFile(path) as package:
         data = read_entry(package, files[name])
         head = data[:8192]
-        if fmt != "gltf" and sniff_model(head) != _MEDIA[fmt]:
+        if sniff_model(head) != _MEDIA[fmt]:
             raise InvalidInput(f"{name} is not a {fmt} model", code="unsupported_input")
         references = UploadOnly(package, posixpath.dirname(name), files)
         return _load(io.BytesIO(data), fmt, head, len(data), references, limits)
