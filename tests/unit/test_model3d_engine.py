@@ -419,3 +419,27 @@ def test_a_picture_that_is_not_one_fails_with_a_code(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as exc:
         _pictures(tmp_path, [bogus], "stl")
     assert exc.value.code == "invalid_image"
+
+
+def test_repair_makes_one_solid_of_overlapping_bodies(tmp_path: Path) -> None:
+    first, second = models.box(), models.box()
+    second.apply_translation((1.0, 0.5, 0.25))  # overlaps the first by a quarter
+    src = models.write(trimesh.util.concatenate([first, second]), tmp_path / "two.ply")
+    out = run("repair", src, "stl", tmp_path, solid=True)
+    report = out.details["repair"]
+    assert report["bodies_before"] == 2 and report["watertight"] is True
+    # Two unit-volume boxes sharing 1 x 0.5 x 0.25: the union holds the overlap once.
+    assert report["volume"] == pytest.approx(2 - 0.125)
+    assert read(out.path).body_count == 1
+    # Without solid the two bodies stay two, their volumes simply added.
+    apart = run("repair", src, "stl", tmp_path)
+    assert apart.details["repair"]["volume"] == pytest.approx(2.0)
+
+
+def test_a_body_that_stays_open_is_not_made_a_solid(tmp_path: Path) -> None:
+    open_box = models.box()
+    open_box.update_faces(np.arange(2, 12))  # a whole side missing: two triangles
+    src = models.write(open_box, tmp_path / "open.ply")
+    with pytest.raises(InvalidInput) as exc:
+        run("repair", src, "stl", tmp_path, solid=True, fill_holes=False)
+    assert exc.value.code == "not_solid"

@@ -25,6 +25,7 @@ from transmute_model3d.decimate import decimate
 from transmute_model3d.load import Limits, counts, load
 from transmute_model3d.options import Model3dOptions
 from transmute_model3d.pictures import PictureModels
+from transmute_model3d.repair import repair
 from transmute_model3d.thumbnail import write_thumbnail
 
 
@@ -74,7 +75,7 @@ class Model3dConverter(Converter):
         if task.operation == "decimate":
             mesh, details["decimation"] = decimate(mesh, opts)
         elif task.operation == "repair":
-            details["repair"] = repair(mesh, opts.fill_holes)
+            mesh, details["repair"] = repair(mesh, opts.fill_holes, opts.solid)
         elif task.operation != "convert":
             raise InvalidArgument(
                 f"the model3d service has no operation {task.operation}",
@@ -139,25 +140,4 @@ def analyze(mesh: trimesh.Trimesh) -> dict[str, Any]:
         "watertight": watertight,
         "winding_consistent": bool(mesh.is_winding_consistent),
         "has_uv": getattr(mesh.visual, "uv", None) is not None,
-    }
-
-
-def repair(mesh: trimesh.Trimesh, fill_holes: bool) -> dict[str, Any]:
-    faces, vertices = len(mesh.faces), len(mesh.vertices)
-    mesh.merge_vertices()
-    mesh.update_faces(mesh.nondegenerate_faces())
-    mesh.update_faces(mesh.unique_faces())
-    mesh.remove_unreferenced_vertices()
-    trimesh.repair.fix_winding(mesh)
-    trimesh.repair.fix_normals(mesh)
-    if fill_holes:
-        trimesh.repair.fill_holes(mesh)
-    watertight = bool(mesh.is_watertight)
-    return {
-        "faces_before": faces,
-        "faces_after": len(mesh.faces),
-        "vertices_before": vertices,
-        "vertices_after": len(mesh.vertices),
-        "watertight": watertight,
-        "volume": round(float(mesh.volume), 6) if watertight else None,
     }

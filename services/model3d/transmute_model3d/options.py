@@ -22,6 +22,7 @@ class Model3dOptions(BaseModel):
     center: bool = False
     scale: float = Field(default=1.0, gt=0, le=1e6)
     fill_holes: bool = True
+    solid: bool = False
     unit: Unit | None = None
     target_unit: Unit | None = None
     up_axis: Axis | None = None
@@ -90,6 +91,14 @@ OPTION_SPECS = [
         "boolean",
         "repair: close holes bounded by a single loop of edges",
         default="true",
+        operations=["repair"],
+    ),
+    option(
+        "solid",
+        "boolean",
+        "repair: make one watertight solid of every closed body (manifold3d: overlaps "
+        "united, self-intersections resolved); a body still open fails as not_solid",
+        default="false",
         operations=["repair"],
     ),
     option(
