@@ -4,10 +4,12 @@ models failed with a code."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import signal
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -15,10 +17,12 @@ import httpx
 import pytest
 import trimesh
 from google.protobuf import struct_pb2
+from PIL import Image
 
 from scripts.mesh import Mesh
 from tests import images, models
-from tests.e2e.conftest import convert, final_state, objects_under, wait_for
+from tests.e2e.conftest import convert, events, final_state, objects_under, wait_for
+from tests.model_api_server import ModelApiServer, model_api_server
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 pytestmark = pytest.mark.e2e
@@ -204,3 +208,58 @@ def test_convert_over_grpc(channel: grpc.Channel) -> None:
         c.chunk for c in stub.Download(gateway_pb2.DownloadRequest(job_id=job.id, name=out.name))
     )
     assert len(read(data, "off").faces) == 12
+
+
+@pytest.fixture(scope="module")
+def remote_mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, ModelApiServer]]:
+    """A mesh whose 3D service is configured with a hosted image-to-3D API: the local
+    server that speaks its protocol."""
+    work = tmp_path_factory.mktemp("remote")
+    with model_api_server() as api:
+        api.model = models.write(models.sphere(3), work / "made.glb").read_bytes()
+        env = {
+            "TRANSMUTE_IMAGE_TO_3D_URL": api.url,
+            "TRANSMUTE_IMAGE_TO_3D_KEY": "mesh-secret",
+            "TRANSMUTE_IMAGE_TO_3D_POLL_SECONDS": "0.05",
+        }
+        mesh = Mesh.on_free_ports(work / "state", log_dir=work / "logs", extra_env=env)
+        mesh.start()
+        try:
+            yield mesh, api
+        finally:
+            mesh.stop()
+
+
+def test_a_picture_becomes_the_model_a_hosted_api_makes(
+    remote_mesh: tuple[Mesh, ModelApiServer],
+) -> None:
+    mesh, model_api = remote_mesh
+    # Queued for about two seconds: long enough for the job to show it (progress is
+    # reported at most twice a second).
+    model_api.statuses = [{"status": "IN_QUEUE", "queue_position": 1}] * 8 + [
+        {"status": "COMPLETED"}
+    ]
+    with httpx.Client(base_url=mesh.url, timeout=60, follow_redirects=True) as api:
+        services = {s["service"]: s for s in api.get("/v1/formats").json()["services"]}
+        [backend] = [o for o in services["model3d"]["options"] if o["name"] == "backend"]
+        assert backend["choices"] == ["local", "remote"]  # offered: an API is configured
+        resp = api.post(
+            "/v1/convert",
+            files={"file": ("photo.jpg", images.jpeg(2000, 1500))},
+            data={"target": "glb", "operation": "image_to_3d",
+                  "options": json.dumps({"backend": "remote", "face_limit": 600})},
+        )  # fmt: skip
+        stream = events(api, resp.json()["id"])
+    job = stream[-1][1]
+    assert job["status"] == "succeeded", job.get("error")
+    [out] = job["outputs"]
+    assert out["details"]["backend"] == "remote" and out["details"]["output"]["faces"] <= 600
+    messages = [e[1]["progress"]["message"] for e in stream if e[0] == "progress"]
+    assert any("queued at the image-to-3D API" in m for m in messages), messages
+    # The API got the picture in colour, made at most 1024 pixels a side by the image
+    # service, and the key.
+    [(_m, _p, headers, body)] = model_api.of("POST", "/tripo")
+    assert headers["Authorization"] == "Key mesh-secret"
+    picture = base64.b64decode(json.loads(body)["image_url"].split(",", 1)[1])
+    with Image.open(io.BytesIO(picture)) as sent:
+        assert sent.size == (1024, 768) and sent.mode == "RGB"

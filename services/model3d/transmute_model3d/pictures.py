@@ -79,7 +79,8 @@ class PictureModels:
 
         data = self._remote().generate(task.inputs[n].path, opts.face_limit, report)
         found = sniff_model(data[:8192])
-        fmt = format_of(found).name if found and format_of(found) else "glb"
+        named = format_of(found) if found else None
+        fmt = named.name if named is not None else "glb"
         model = task.output_dir / f"generated-{n + 1}.{fmt}"
         model.write_bytes(data)
         mesh = load(model, fmt, self.limits)
