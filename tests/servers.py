@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.mesh import free_port
+from scripts.mesh import free_port, listening
 
 BIN_DIR = Path(os.environ.get("TRANSMUTE_BIN_DIR", Path.home() / ".cache/transmute/bin"))
 MINIO_USER = "transmute"
@@ -65,10 +65,7 @@ def wait_until(check: object, timeout: float, what: str) -> None:
 
 
 def port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+    return listening(port)  # never by connecting: see scripts.mesh.listening
 
 
 @dataclass
