@@ -4,6 +4,7 @@ with version claims (FerretDB's path) and without (MongoDB's path)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -191,3 +192,32 @@ def test_mongodb_keeps_expired_jobs_until_the_sweeper_had_its_chance() -> None:
     [ttl] = [options for _, options in INDEXES if "expireAfterSeconds" in options]
     assert ttl["expireAfterSeconds"] == TTL_GRACE_SECONDS
     assert 60 * JobsSettings().sweep_interval_seconds <= TTL_GRACE_SECONDS
+
+
+async def test_a_claim_left_by_a_failed_writer_does_not_block_the_job(mongo_url: str) -> None:
+    """A writer that claimed the next version and then lost the store (or died) before
+    writing left its claim behind: every later update lost to it, and the job stayed
+    stuck in "contention" for good. An old claim is now taken over; a fresh one still
+    wins."""
+    from transmute_common.jobstore.mongo import CLAIM_GRACE, MongoJobStore
+
+    url = f"{mongo_url.rsplit('/', 1)[0]}/claims_{uuid.uuid4().hex[:8]}"
+    store = MongoJobStore(url, claims=True)
+    await store.start()
+    try:
+        j, _ = await store.create(job())
+        claims = store._claims
+        left = utcnow() - CLAIM_GRACE - timedelta(seconds=1)
+        await claims.insert_one({"_id": f"{j.id}@{j.version + 1}", "job": j.id, "at": left})
+        updated, changed = await store.update(
+            "t1", j.id, lambda cur: model.report_progress(cur, 1, Progress(percent=40))
+        )
+        assert changed and updated.version == j.version + 1
+        # A claim just taken is a writer at work: its version is not written twice.
+        await claims.insert_one(
+            {"_id": f"{j.id}@{updated.version + 1}", "job": j.id, "at": utcnow()}
+        )
+        racing = model.report_progress(updated, 1, Progress(percent=60))
+        assert not await store.replace(racing, updated.version)
+    finally:
+        await store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -19,7 +19,7 @@ from pymongo.errors import (
 from pymongo.write_concern import WriteConcern
 
 from transmute_common.errors import NotFound, Unavailable
-from transmute_common.jobs import LIVE_STATUSES, Job
+from transmute_common.jobs import LIVE_STATUSES, Job, utcnow
 from transmute_common.jobstore.base import (
     JobStore,
     clamp_page_size,
@@ -75,6 +75,12 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated"}),
     ([("expires_at", ASCENDING)], {"name": "expires_ttl", "expireAfterSeconds": TTL_GRACE_SECONDS}),
 ]
+
+
+# A version claim lives for one conditional write (milliseconds); one this old was left
+# by a writer that failed before its write. Claims from before claims carried a time
+# have none: "$lt" never matches them, so they are treated as live.
+CLAIM_GRACE = timedelta(seconds=30)
 
 
 class MongoJobStore(JobStore):
@@ -170,11 +176,8 @@ class MongoJobStore(JobStore):
 
     @_translated
     async def replace(self, job: Job, expected_version: int) -> bool:
-        if self._use_claims:
-            try:
-                await self._claims.insert_one({"_id": f"{job.id}@{job.version}", "job": job.id})
-            except DuplicateKeyError:
-                return False
+        if self._use_claims and not await self._claim(job):
+            return False
         try:
             result = await self._jobs.replace_one(
                 {"_id": job.id, "tenant": job.tenant, "version": expected_version}, _to_doc(job)
@@ -186,6 +189,23 @@ class MongoJobStore(JobStore):
         if self._use_claims:
             await self._claims.delete_one({"_id": f"{job.id}@{expected_version}"})
         return result.modified_count == 1
+
+    async def _claim(self, job: Job) -> bool:
+        """Claims ``job.version`` for this write. A claim older than CLAIM_GRACE was
+        left by a writer that failed between its claim and its write (the store went
+        away, the process died): the stored job never reached that version, so the
+        claim is taken over instead of blocking the job for good."""
+        claim_id = f"{job.id}@{job.version}"
+        for _ in range(2):
+            try:
+                await self._claims.insert_one({"_id": claim_id, "job": job.id, "at": utcnow()})
+                return True
+            except DuplicateKeyError:
+                stale = utcnow() - CLAIM_GRACE
+                left = await self._claims.delete_one({"_id": claim_id, "at": {"$lt": stale}})
+                if left.deleted_count == 0:
+                    return False  # a live writer holds it
+        return False
 
     @_translated
     async def stale_live_jobs(self, before: datetime, limit: int = 500) -> list[Job]:
