@@ -30,8 +30,9 @@ def decimate(mesh: trimesh.Trimesh, opts: Model3dOptions) -> tuple[trimesh.Trime
             mesh.vertices.astype(np.float32), mesh.faces.astype(np.int32), target_count=wanted
         )
         simplified = trimesh.Trimesh(points.astype(np.float64), faces, process=False)
-    drift = float(np.abs(simplified.bounds - mesh.bounds).max())
-    size = float(np.linalg.norm(mesh.extents)) or 1.0
+    before_box, after_box = _box(mesh.vertices), _box(simplified.vertices)
+    drift = float(np.abs(after_box - before_box).max())
+    size = float(np.linalg.norm(before_box[1] - before_box[0])) or 1.0
     return simplified, {
         "faces_before": before,
         "faces_after": len(simplified.faces),
@@ -39,6 +40,13 @@ def decimate(mesh: trimesh.Trimesh, opts: Model3dOptions) -> tuple[trimesh.Trime
         "bounds_drift": round(drift, 6),
         "bounds_drift_ratio": round(drift / size, 6),
     }
+
+
+def _box(points: np.ndarray) -> np.ndarray:
+    """Lowest and highest corner, from the plain array (trimesh's cached bounds hash
+    the whole array first)."""
+    plain = np.asarray(points).view(np.ndarray)
+    return np.stack([plain.min(axis=0), plain.max(axis=0)])
 
 
 def _with_uv(mesh: trimesh.Trimesh, uv: np.ndarray, wanted: int) -> trimesh.Trimesh:

@@ -29,6 +29,7 @@ from transmute_common.model_sniff import (
     sniff_model,
 )
 from transmute_common.options import require_format
+from transmute_model3d.weld import weld
 
 _MEDIA = {"obj": OBJ, "glb": GLB, "gltf": GLTF, "stl": STL, "ply": PLY, "off": OFF}
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -172,11 +173,12 @@ def _load(
             source,
             file_type=fmt,
             resolver=references,
-            force="mesh",
-            # Only STL stores each triangle's corners apart: the others index shared
-            # vertices already, and merging a million of them again costs seconds.
-            process=fmt == "stl",
+            # Only STL stores each triangle's corners apart (welded below): the others
+            # index shared vertices already, and merging a million again costs seconds.
+            process=False,
         )
+        if isinstance(loaded, trimesh.Scene):  # glTF, 3MF: the parts joined, placed
+            loaded = loaded.to_mesh()
     except (ValueError, KeyError, IndexError, TypeError, OSError, EOFError) as exc:
         _refuse_references(references)
         raise InvalidInput(f"the {fmt} model cannot be read: {exc}", code="invalid_model") from None
@@ -186,6 +188,8 @@ def _load(
     check_counts(len(loaded.vertices), len(loaded.faces), limits.max_vertices, limits.max_faces)
     if not np.isfinite(loaded.vertices).all():
         raise InvalidInput("the model has coordinates that are not numbers", code="invalid_model")
+    if fmt == "stl":
+        loaded = weld(loaded)
     loaded.metadata["missing_references"] = references.missing
     return loaded
 
