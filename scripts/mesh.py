@@ -88,15 +88,20 @@ class Mesh:
 
     @classmethod
     def on_free_ports(
-        cls, state_dir: Path, log_dir: Path | None = None, extra_env: dict[str, str] | None = None
+        cls,
+        state_dir: Path,
+        log_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        converters: list[str] | None = None,
     ) -> Mesh:
+        """``converters``: the ones to run (all by default)."""
         return cls(
             state_dir,
             http_port=free_port(),
             grpc_port=free_port(),
             jobs_port=free_port(),
             nats_port=free_port(),
-            converter_ports={c: free_port() for c in CONVERTERS},
+            converter_ports={c: free_port() for c in converters or CONVERTERS},
             log_dir=log_dir,
             extra_env=extra_env or {},
         )
@@ -175,6 +180,15 @@ class Mesh:
         python = self.interpreters.get(name, sys.executable)
         return self._spawn(name, [python, "-m", SERVICES[name]], env)
 
+    def start_gateway_replica(self, name: str, http_port: int, grpc_port: int) -> str:
+        """One more gateway on the same mesh (replicas share nothing but the backends);
+        returns its URL. Stopped with the mesh."""
+        env = {**self.env(), "TRANSMUTE_GRPC_PORT": str(grpc_port)}
+        env["TRANSMUTE_HTTP_PORT"] = str(http_port)
+        proc = self._spawn(name, [sys.executable, "-m", SERVICES["gateway"]], env)
+        wait_for_port(grpc_port, proc, name, 60)
+        return f"http://127.0.0.1:{http_port}"
+
     def start_service(self, name: str, timeout: float = 60) -> None:
         proc = self.spawn_service(name)
         wait_for_port(self.port_of(name), proc, name, timeout)
@@ -199,7 +213,7 @@ class Mesh:
         try:
             self.start_nats()
             self.start_service("jobs")
-            for converter in CONVERTERS:
+            for converter in self.converter_ports:
                 self.start_service(converter)
             self.start_service("gateway")
         except BaseException:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import grpc
+import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from grpc_health.v1.health import aio as health_aio
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -22,15 +25,30 @@ from transmute_common.memory import settle_after_start
 from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import tracing_enabled
-from transmute_gateway import rest
+from transmute_gateway import admin, rest
+from transmute_gateway.authn import Authenticator
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings
 from transmute_gateway.core import Gateway
 from transmute_gateway.grpc_api import GatewayServicer
+from transmute_gateway.headers import SecurityHeaders
 from transmute_gateway.limits import BodyLimit
+from transmute_gateway.links import Links
 from transmute_gateway.metrics import RequestMetrics
+from transmute_gateway.oidc import JwksCache, OidcVerifier
 
 log = get_logger(__name__)
+
+
+def oidc_verifier(settings: GatewaySettings, http: httpx.AsyncClient) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    jwks = JwksCache(
+        http, settings.oidc_issuer, settings.oidc_jwks_url, settings.oidc_jwks_refetch_seconds
+    )
+    return OidcVerifier(
+        jwks, settings.oidc_issuer, settings.oidc_audience, settings.oidc_algorithms
+    )
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -47,6 +65,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         with contextlib.suppress(TransmuteError):
             await catalog.services()
         gw = Gateway(settings, store, jobs, bus, catalog)
+        signing_key = settings.signing_key.get_secret_value().encode() or secrets.token_bytes(32)
+        http = httpx.AsyncClient(timeout=10.0)
+        auth = Authenticator(settings, jobs.access, signing_key, oidc_verifier(settings, http))
+        app.state.auth = auth
+        app.state.links = Links(signing_key, settings.presign_seconds)
         names = [gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name]
         health = health_aio.HealthServicer()
         # The same checks answer /readyz and gRPC health (NOT_SERVING while one fails).
@@ -58,7 +81,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             return {n: "unavailable" if n in watch.failing else "ok" for n in checks}
 
         def register(server: grpc.aio.Server) -> None:
-            gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(gw), server)
+            servicer = GatewayServicer(gw, auth)
+            gateway_pb2_grpc.add_GatewayServiceServicer_to_server(servicer, server)
 
         server, port = await start_server(
             settings.grpc_host,
@@ -78,6 +102,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             "gateway_started",
             http=f"http://{settings.http_host}:{settings.http_port}",
             grpc_port=port,
+            auth="on" if settings.auth_enabled else "off",
+            oidc=bool(settings.oidc_issuer),
+            guests=settings.guest_enabled,
         )
         try:
             yield
@@ -86,6 +113,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             watching.cancel()
             await server.stop(grace=5)
             await catalog.close()
+            await http.aclose()
             await jobs.close()
             await bus.close()
             await store.close()
@@ -97,9 +125,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     rest.install(app)
+    app.include_router(admin.router)
     app.add_middleware(
         BodyLimit, limit=settings.max_json_bytes, exempt=("/v1/files", "/v1/convert")
     )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type", "idempotency-key"],
+            expose_headers=["retry-after", "location", "www-authenticate"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders, hsts=settings.hsts)
     app.add_middleware(RequestMetrics)  # outermost: refusals by BodyLimit count too
     if tracing_enabled():
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -29,7 +29,9 @@ from transmute_common.tracing import current_trace_id
 from transmute_gateway import metrics
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
+from transmute_gateway.identity import Principal
 from transmute_gateway.limits import check_options_shape
+from transmute_gateway.quotas import Quotas
 from transmute_gateway.ratelimit import RateLimiter
 from transmute_gateway.sniff import SNIFF_BYTES, sniff
 from transmute_gateway.streams import limited, peek
@@ -75,6 +77,7 @@ class Gateway:
         bus: Bus,
         catalog: Catalog,
     ):
+        self.quotas = Quotas(settings, jobs.access)
         self.settings = settings
         self.store = store
         self.jobs = jobs
@@ -85,9 +88,12 @@ class Gateway:
     # --- files --------------------------------------------------------------------------
 
     async def upload(
-        self, tenant: str, filename: str | None, chunks: AsyncIterable[bytes]
+        self, who: Principal, filename: str | None, chunks: AsyncIterable[bytes]
     ) -> UploadedFile:
-        """Streams a file into the store, enforcing the size limit as bytes arrive."""
+        """Streams a file into the store, enforcing the size limits (the gateway's and the
+        tenant's) as bytes arrive."""
+        tenant = who.tenant
+        limit = await self.quotas.upload_limit(who, self.settings.max_upload_bytes)
         head, stream = await peek(aiter(chunks), SNIFF_BYTES)
         if not head:
             raise InvalidArgument("the file is empty", code="empty_file")
@@ -95,9 +101,7 @@ class Gateway:
         fmt = format_of(media_type)
         file_id = new_id()
         key = upload_key(tenant, file_id)
-        info = await self.store.put(
-            key, limited(stream, self.settings.max_upload_bytes), media_type
-        )
+        info = await self.store.put(key, limited(stream, limit), media_type)
         uploaded = UploadedFile(
             file_id,
             clean_filename(filename),
@@ -107,6 +111,7 @@ class Gateway:
             fmt.name if fmt else "unknown",
         )
         try:
+            await self.quotas.count_upload(who, info.size)
             await self.store.put_json(key + ".json", asdict(uploaded))
             expires = utcnow() + timedelta(seconds=self.settings.result_ttl_seconds)
             await mark_upload(self.store, tenant, file_id, expires)
@@ -145,7 +150,7 @@ class Gateway:
 
     async def submit(
         self,
-        tenant: str,
+        who: Principal,
         files: list[UploadedFile],
         target: str,
         options: Any,
@@ -157,12 +162,14 @@ class Gateway:
                 "Idempotency-Key must be 1-200 visible ASCII characters",
                 code="invalid_idempotency_key",
             )
+        tenant = who.tenant
         self.limiter.take(tenant)
         target = (target or "").strip().lower()
         operation = (operation or "convert").strip().lower()
         service, _ = await self.catalog.route(
             operation, [None if f.format == "unknown" else f.format for f in files], target
         )
+        await self.quotas.admit_submission(who, operation, target)
         options = options if options is not None else {}
         check_options_shape(options)
         options = validate_options(options, service.options, operation)

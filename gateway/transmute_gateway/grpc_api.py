@@ -14,7 +14,9 @@ from transmute_common.errors import InvalidArgument, TransmuteError
 from transmute_common.grpcutil import grpc_errors
 from transmute_common.jobs import dict_from_struct
 from transmute_gateway import metrics
+from transmute_gateway.authn import Authenticator
 from transmute_gateway.core import Gateway
+from transmute_gateway.identity import Principal
 from transmute_gateway.views import job_message, public_error
 
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -50,12 +52,15 @@ def public_errors(fn: F) -> F:
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
-    def __init__(self, gw: Gateway):
-        self.gw = gw
+    def __init__(self, gw: Gateway, auth: Authenticator):
+        self.gw, self.auth = gw, auth
 
-    @property
-    def tenant(self) -> str:
-        return self.gw.settings.default_tenant
+    async def caller(self, context: grpc.aio.ServicerContext, action: str) -> Principal:
+        """Who calls (the ``authorization`` metadata, as the REST header) and that their
+        role may do ``action``."""
+        metadata = dict(context.invocation_metadata() or ())
+        who = await self.auth.resolve(metadata.get("authorization"), "grpc")
+        return who.allow(action)
 
     @grpc_errors
     @public_errors
@@ -64,6 +69,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         request_iterator: AsyncIterable[gateway_pb2.UploadRequest],
         context: grpc.aio.ServicerContext,
     ) -> gateway_pb2.UploadedFile:
+        who = await self.caller(context, "submit")
         messages = aiter(request_iterator)
         try:
             first = await anext(messages)
@@ -76,7 +82,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             async for msg in messages:
                 yield msg.chunk
 
-        f = await self.gw.upload(self.tenant, first.metadata.filename, chunks())
+        f = await self.gw.upload(who, first.metadata.filename, chunks())
         return gateway_pb2.UploadedFile(
             id=f.id,
             name=f.name,
@@ -91,9 +97,10 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     async def SubmitJob(
         self, request: gateway_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.Job:
+        who = await self.caller(context, "submit")
         job = await self.gw.submit(
-            self.tenant,
-            await self.gw.files(self.tenant, list(request.inputs)),
+            who,
+            await self.gw.files(who.tenant, list(request.inputs)),
             request.target,
             dict_from_struct(request.options),
             request.idempotency_key,
@@ -106,16 +113,18 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     async def GetJob(
         self, request: gateway_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.Job:
-        return job_message(await self.gw.get(self.tenant, request.id))
+        who = await self.caller(context, "read")
+        return job_message(await self.gw.get(who.tenant, request.id))
 
     @grpc_errors
     @public_errors
     async def WatchJob(
         self, request: gateway_pb2.WatchJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.Job]:
+        who = await self.caller(context, "read")
         metrics.WATCHERS.add(1, {"api": "grpc"})
         try:
-            async for job in self.gw.watch(self.tenant, request.id):
+            async for job in self.gw.watch(who.tenant, request.id):
                 yield job_message(job)
         finally:
             metrics.WATCHERS.add(-1, {"api": "grpc"})
@@ -125,14 +134,16 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     async def CancelJob(
         self, request: gateway_pb2.CancelJobRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.Job:
-        return job_message(await self.gw.cancel(self.tenant, request.id))
+        who = await self.caller(context, "cancel")
+        return job_message(await self.gw.cancel(who.tenant, request.id))
 
     @grpc_errors
     @public_errors
     async def Download(
         self, request: gateway_pb2.DownloadRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.DownloadResponse]:
-        ref = await self.gw.output(self.tenant, request.job_id, request.name)
+        who = await self.caller(context, "read")
+        ref = await self.gw.output(who.tenant, request.job_id, request.name)
         async for chunk in self.gw.store.read(ref.key, DOWNLOAD_CHUNK):
             yield gateway_pb2.DownloadResponse(chunk=chunk)
 

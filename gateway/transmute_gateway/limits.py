@@ -3,12 +3,14 @@ while it arrives) and the shape of JSON options (depth and item count)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from transmute_common.errors import InvalidArgument
+from transmute_gateway.views import error_body
 
 MAX_OPTIONS_DEPTH = 8
 MAX_OPTIONS_ITEMS = 1000
@@ -68,20 +70,23 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"error":{"code":"body_too_large","message":"the request body is larger than '
-            + str(self.limit).encode()
-            + b' bytes","details":{}}}'
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"the request body is larger than {self.limit} bytes"
+        await send_error(send, 413, "body_too_large", message)
+
+
+async def send_error(send: Send, status: int, code: str, message: str) -> None:
+    """An error answered before the app runs, in the body every error has; the
+    connection is closed, as the rest of the request is not read."""
+    body = json.dumps(error_body(code, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

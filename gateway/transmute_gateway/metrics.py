@@ -32,6 +32,16 @@ REJECTIONS = _m.create_counter(
     description="Requests refused, by error code and status (REST and gRPC)",
 )
 
+AUTH_FAILURES = _m.create_counter(
+    "transmute.gateway.auth_failures",
+    unit="{request}",
+    description="Failed authentications, by reason (error code) and api (rest or grpc)",
+)
+
+
+def auth_failed(reason: str, api: str) -> None:
+    AUTH_FAILURES.add(1, {"reason": reason, "api": api})
+
 
 def rejected(code: str, status: int, api: str) -> None:
     REJECTIONS.add(1, {"code": code, "status": status, "api": api})

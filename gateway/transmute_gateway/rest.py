@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,10 +19,12 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 
 from transmute_common.errors import InvalidArgument, TransmuteError, shown
-from transmute_common.jobs import Job
+from transmute_common.jobs import FileRef, Job
 from transmute_common.logging import get_logger
 from transmute_gateway import metrics, multipart
+from transmute_gateway.authn import Authenticator
 from transmute_gateway.core import Gateway, UploadedFile
+from transmute_gateway.identity import Principal
 from transmute_gateway.views import error_body, job_view, public_error
 
 log = get_logger(__name__)
@@ -53,6 +55,8 @@ class ErrorBody(BaseModel):
 
 _MEANING = {
     400: "Malformed request (see the error code)",
+    401: "No credentials, or ones that do not hold (authentication on)",
+    403: "The caller's role or tenant quotas do not allow this",
     404: "No such job, file or output",
     409: "The job has already finished",
     413: "The file or body is over its size limit",
@@ -114,15 +118,22 @@ def gateway(request: Request) -> Gateway:
     return gw
 
 
-def tenant(request: Request) -> str:
-    """The one place a request's tenant is decided: the default tenant until
-    authentication arrives."""
-    gw: Gateway = request.app.state.gateway
-    return gw.settings.default_tenant
+def requires(action: str) -> Callable[[Request], Awaitable[Principal]]:
+    """The dependency deciding who calls (the Authorization header) and that their role
+    may do ``action``; every route names one."""
+
+    async def caller(request: Request) -> Principal:
+        auth: Authenticator = request.app.state.auth
+        who = await auth.resolve(request.headers.get("authorization"), "rest")
+        return who.allow(action)
+
+    return caller
 
 
 Gw = Annotated[Gateway, Depends(gateway)]
-Tenant = Annotated[str, Depends(tenant)]
+Reader = Annotated[Principal, Depends(requires("read"))]
+Submitter = Annotated[Principal, Depends(requires("submit"))]
+Canceller = Annotated[Principal, Depends(requires("cancel"))]
 router = APIRouter(prefix="/v1")
 
 
@@ -150,7 +161,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 
 async def _read_form(
-    request: Request, gw: Gateway, tenant: str
+    request: Request, gw: Gateway, who: Principal
 ) -> tuple[UploadedFile, dict[str, str]]:
     """Streams a multipart body: the part named `file` into the store, the other (small)
     fields into memory. On any error the upload is removed again."""
@@ -166,7 +177,7 @@ async def _read_form(
                     raise InvalidArgument(
                         "send exactly one field named 'file'", code="too_many_files"
                     )
-                uploaded = await gw.upload(tenant, event.filename, multipart.part_data(events))
+                uploaded = await gw.upload(who, event.filename, multipart.part_data(events))
             elif event.name in fields:
                 raise InvalidArgument(
                     f"field {shown(event.name)} appears more than once", code="duplicate_field"
@@ -177,7 +188,7 @@ async def _read_form(
                 )
     except BaseException:
         if uploaded is not None:
-            await gw.discard(tenant, uploaded.id)
+            await gw.discard(who.tenant, uploaded.id)
         raise
     if uploaded is None:
         raise InvalidArgument("multipart body has no field named 'file'", code="missing_file")
@@ -194,13 +205,13 @@ async def _read_form(
 async def upload_file(
     request: Request,
     gw: Gw,
-    tenant: Tenant,
+    who: Submitter,
     filename: Annotated[str | None, Query(description="name of a raw-body upload")] = None,
 ) -> dict[str, Any]:
     if request.headers.get("content-type", "").startswith("multipart/"):
-        uploaded, _ = await _read_form(request, gw, tenant)
+        uploaded, _ = await _read_form(request, gw, who)
         return _file_view(uploaded)
-    return _file_view(await gw.upload(tenant, filename, _body(request)))
+    return _file_view(await gw.upload(who, filename, _body(request)))
 
 
 @router.post(
@@ -212,12 +223,12 @@ async def upload_file(
 async def create_job(
     body: JobRequest,
     gw: Gw,
-    tenant: Tenant,
+    who: Submitter,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    files = await gw.files(tenant, body.inputs)
+    files = await gw.files(who.tenant, body.inputs)
     job = await gw.submit(
-        tenant, files, body.target, body.options, idempotency_key or "", body.operation
+        who, files, body.target, body.options, idempotency_key or "", body.operation
     )
     return job_view(job)
 
@@ -232,10 +243,11 @@ async def create_job(
 async def convert(
     request: Request,
     gw: Gw,
-    tenant: Tenant,
+    who: Submitter,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    uploaded, fields = await _read_form(request, gw, tenant)
+    tenant = who.tenant
+    uploaded, fields = await _read_form(request, gw, who)
     try:
         if not fields.get("target"):
             raise InvalidArgument("field 'target' is required", code="missing_target")
@@ -246,7 +258,7 @@ async def convert(
                 "field 'options' is not valid JSON", code="invalid_options"
             ) from exc
         job = await gw.submit(
-            tenant,
+            who,
             [uploaded],
             fields["target"],
             options,
@@ -269,19 +281,19 @@ async def convert(
 )
 async def list_jobs(
     gw: Gw,
-    tenant: Tenant,
+    who: Reader,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: str = "",
 ) -> dict[str, Any]:
-    jobs, token = await gw.list_jobs(tenant, page_size, page_token)
+    jobs, token = await gw.list_jobs(who.tenant, page_size, page_token)
     return {"jobs": [job_view(j) for j in jobs], "next_page_token": token}
 
 
 @router.api_route(
     "/jobs/{job_id}", methods=["GET", "HEAD"], summary="Get a job", responses=errors(404)
 )
-async def get_job(job_id: str, gw: Gw, tenant: Tenant) -> dict[str, Any]:
-    return job_view(await gw.get(tenant, job_id))
+async def get_job(job_id: str, gw: Gw, who: Reader) -> dict[str, Any]:
+    return job_view(await gw.get(who.tenant, job_id))
 
 
 def _sse(event: str, job: Job) -> bytes:
@@ -295,8 +307,8 @@ def _sse(event: str, job: Job) -> bytes:
     response_class=StreamingResponse,
     responses=errors(404),
 )
-async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
-    watch = gw.watch(tenant, job_id)
+async def job_events(job_id: str, gw: Gw, who: Reader) -> StreamingResponse:
+    watch = gw.watch(who.tenant, job_id)
     first = await anext(watch)  # a missing job is a 404 here, before the stream starts
     queue: asyncio.Queue[Job | BaseException | None] = asyncio.Queue()
 
@@ -351,8 +363,36 @@ async def job_events(job_id: str, gw: Gw, tenant: Tenant) -> StreamingResponse:
         **errors(404),
     },
 )
-async def download(job_id: str, name: str, request: Request, gw: Gw, tenant: Tenant) -> Response:
-    ref = await gw.output(tenant, job_id, name)
+async def download(job_id: str, name: str, request: Request, gw: Gw, who: Reader) -> Response:
+    ref = await gw.output(who.tenant, job_id, name)
+    if request.method == "GET" and request.app.state.auth.enabled:
+        # A link a browser can follow without the key: presigned by MinIO, or signed
+        # here (HMAC) for the directory store.
+        url = await gw.store.presigned_url(ref.key, ref.name)
+        if not url:
+            url = request.app.state.links.url(who.tenant, job_id, name)
+        return RedirectResponse(url, status_code=307)
+    return await _send_output(ref, request, gw)
+
+
+@router.api_route(
+    "/links/{tenant}/{job_id}/{name}",
+    methods=["GET", "HEAD"],
+    summary="Download an output by a signed, expiring link (no credentials)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {"schema": BINARY}}},
+        **errors(404),
+    },
+)
+async def signed_download(
+    tenant: str, job_id: str, name: str, expires: int, signature: str, request: Request, gw: Gw
+) -> Response:
+    request.app.state.links.check(tenant, job_id, name, expires, signature)
+    return await _send_output(await gw.output(tenant, job_id, name), request, gw)
+
+
+async def _send_output(ref: FileRef, request: Request, gw: Gateway) -> Response:
     headers = {
         "Content-Length": str(ref.size),
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(ref.name)}",
@@ -373,8 +413,8 @@ async def download(job_id: str, name: str, request: Request, gw: Gw, tenant: Ten
     summary="Cancel a job (again: the same answer; once succeeded or failed: 409)",
     responses=errors(404, 409),
 )
-async def cancel_job(job_id: str, gw: Gw, tenant: Tenant) -> dict[str, Any]:
-    return job_view(await gw.cancel(tenant, job_id))
+async def cancel_job(job_id: str, gw: Gw, who: Canceller) -> dict[str, Any]:
+    return job_view(await gw.cancel(who.tenant, job_id))
 
 
 @router.api_route(
@@ -411,6 +451,8 @@ def install(app: FastAPI) -> None:
         headers = {}
         if "retry_after_seconds" in exc.details:
             headers["Retry-After"] = str(exc.details["retry_after_seconds"])
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="transmute"'
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details), exc.status, headers=headers
         )

@@ -67,6 +67,20 @@ class InvalidArgument(TransmuteError):
     status = 400
 
 
+class Unauthenticated(TransmuteError):
+    """No credentials, or ones that do not hold (unknown, expired, revoked, forged)."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class Forbidden(TransmuteError):
+    """A known caller whose role does not allow the call."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(TransmuteError):
     code = "not_found"
     status = 404

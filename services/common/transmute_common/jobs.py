@@ -197,7 +197,7 @@ def status_from_pb(value: int) -> JobStatus:
     return _PB_TO_STATUS[value]  # type: ignore[index]
 
 
-def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+def timestamp_pb(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
     ts = timestamp_pb2.Timestamp()
@@ -205,7 +205,7 @@ def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return ts
 
 
-def _dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+def timestamp_from_pb(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
     return ts.ToDatetime(tzinfo=UTC) if present else None
 
 
@@ -276,11 +276,11 @@ def job_to_pb(job: Job) -> jobs_pb2.Job:
         outputs=[file_to_pb(f) for f in job.outputs],
         error=job.error.to_pb() if job.error else None,
         attempts=job.attempts,
-        created_at=_ts(job.created_at),
-        started_at=_ts(job.started_at),
-        finished_at=_ts(job.finished_at),
-        expires_at=_ts(job.expires_at),
-        updated_at=_ts(job.updated_at),
+        created_at=timestamp_pb(job.created_at),
+        started_at=timestamp_pb(job.started_at),
+        finished_at=timestamp_pb(job.finished_at),
+        expires_at=timestamp_pb(job.expires_at),
+        updated_at=timestamp_pb(job.updated_at),
         trace_id=job.trace_id,
         version=job.version,
         idempotency_key=job.idempotency_key or "",
@@ -301,11 +301,11 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
         outputs=[file_from_pb(f) for f in pb.outputs],
         error=JobError.from_pb(pb.error) if pb.HasField("error") else None,
         attempts=pb.attempts,
-        created_at=_dt(pb.created_at, pb.HasField("created_at")) or utcnow(),
-        started_at=_dt(pb.started_at, pb.HasField("started_at")),
-        finished_at=_dt(pb.finished_at, pb.HasField("finished_at")),
-        expires_at=_dt(pb.expires_at, pb.HasField("expires_at")),
-        updated_at=_dt(pb.updated_at, pb.HasField("updated_at")),
+        created_at=timestamp_from_pb(pb.created_at, pb.HasField("created_at")) or utcnow(),
+        started_at=timestamp_from_pb(pb.started_at, pb.HasField("started_at")),
+        finished_at=timestamp_from_pb(pb.finished_at, pb.HasField("finished_at")),
+        expires_at=timestamp_from_pb(pb.expires_at, pb.HasField("expires_at")),
+        updated_at=timestamp_from_pb(pb.updated_at, pb.HasField("updated_at")),
         trace_id=pb.trace_id,
         version=pb.version,
         idempotency_key=pb.idempotency_key or None,

@@ -9,6 +9,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from transmute_common.access_client import AccessClient
 from transmute_common.errors import Unavailable
 from transmute_common.grpcutil import channel, error_from_rpc
 from transmute_common.jobs import (
@@ -30,6 +31,7 @@ class JobsClient:
         self._channel = channel(address)
         self._stub = jobs_pb2_grpc.JobServiceStub(self._channel)
         self._timeout = timeout
+        self.access = AccessClient(self._channel, self._call)
 
     async def close(self) -> None:
         await self._channel.close()

@@ -17,3 +17,6 @@ class JobsSettings(Settings):
     # converter's timeout) is failed even if its max-deliveries advisory never came.
     reconcile_exhausted_seconds: float = Field(default=3600.0, gt=0)
     reconcile_batch: int = Field(default=500, ge=1)
+    # tm_<id>_<secret> stored as an admin key of the default tenant at start (a Secret
+    # in the chart): the key every other key is made from.
+    bootstrap_admin_key: str = Field(default="", repr=False)

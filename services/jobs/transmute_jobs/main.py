@@ -9,7 +9,7 @@ import grpc
 import uvloop
 from grpc_health.v1.health import aio as health_aio
 
-from transmute.jobs.v1 import jobs_pb2, jobs_pb2_grpc
+from transmute.jobs.v1 import access_pb2, access_pb2_grpc, jobs_pb2, jobs_pb2_grpc
 from transmute_common.bus import Bus
 from transmute_common.grpcutil import start_server
 from transmute_common.jobstore import open_job_store
@@ -19,6 +19,7 @@ from transmute_common.metrics import setup_metrics, shutdown_metrics
 from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import setup_tracing, shutdown_tracing
+from transmute_jobs.access import AccessServicer, bootstrap_key
 from transmute_jobs.config import JobsSettings
 from transmute_jobs.reconciler import run_reconciler
 from transmute_jobs.service import JobService
@@ -34,6 +35,8 @@ async def serve(settings: JobsSettings) -> None:
     setup_metrics("transmute-jobs")
     store = open_job_store(settings.job_store_url, settings.mongo_write_concern)
     await store.start()
+    if settings.bootstrap_admin_key:
+        await bootstrap_key(store, settings.bootstrap_admin_key, settings.default_tenant)
     objects = open_object_store(settings)
     await objects.start()
     bus = Bus(settings)
@@ -42,8 +45,12 @@ async def serve(settings: JobsSettings) -> None:
 
     def register(server: grpc.aio.Server) -> None:
         jobs_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(service), server)
+        access_pb2_grpc.add_AccessServiceServicer_to_server(AccessServicer(store), server)
 
-    names = [jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name]
+    names = [
+        jobs_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+        access_pb2.DESCRIPTOR.services_by_name["AccessService"].full_name,
+    ]
     health = health_aio.HealthServicer()
     # NOT_SERVING while the job store or NATS is away: converters then pull no work.
     readiness = Readiness({"job_store": store.ping, "nats": bus.ping}, health, names)

@@ -10,13 +10,14 @@ from datetime import datetime
 
 from transmute_common.errors import Conflict, InvalidArgument
 from transmute_common.jobs import Job
+from transmute_common.jobstore.access import AccessStore
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 MAX_CAS_ATTEMPTS = 50
 
 
-class JobStore(ABC):
+class JobStore(AccessStore, ABC):
     @abstractmethod
     async def start(self) -> None:
         """Connects and creates tables or indexes; safe to call on every start."""

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
-from pymongo.errors import (
-    ConnectionFailure,
-    DuplicateKeyError,
-    NetworkTimeout,
-    OperationFailure,
-    PyMongoError,
-    ServerSelectionTimeoutError,
-)
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from transmute_common.errors import NotFound, Unavailable
@@ -26,28 +17,13 @@ from transmute_common.jobstore.base import (
     decode_page_token,
     encode_page_token,
 )
+from transmute_common.jobstore.mongo_access import ACCESS_INDEXES, MongoAccess, translated
 from transmute_common.logging import get_logger
 
 log = get_logger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 _NOT_IMPLEMENTED = 238
 _INDEX_OPTIONS_CONFLICT = 85
 _LIVE = [status.value for status in LIVE_STATUSES]
-
-
-def _translated(fn: F) -> F:
-    """A server that cannot be reached is ``Unavailable`` (503), not an internal error."""
-
-    @functools.wraps(fn)
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await fn(*args, **kwargs)
-        except (ConnectionFailure, ServerSelectionTimeoutError, NetworkTimeout) as exc:
-            raise Unavailable(
-                f"job store unavailable: {exc}", code="job_store_unavailable"
-            ) from exc
-
-    return call  # type: ignore[return-value]
 
 
 def _to_doc(job: Job) -> dict[str, Any]:
@@ -83,7 +59,7 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
 CLAIM_GRACE = timedelta(seconds=30)
 
 
-class MongoJobStore(JobStore):
+class MongoJobStore(MongoAccess, JobStore):
     def __init__(self, url: str, write_concern: str = "majority", claims: bool | None = None):
         """``claims``: take version claims (for servers whose conditional updates are not
         atomic); None detects FerretDB and uses them there only."""
@@ -100,6 +76,9 @@ class MongoJobStore(JobStore):
         # are atomic on the primary key everywhere. MongoDB needs none.
         self._claims = db.get_collection("job_version_claims", write_concern=WriteConcern(w=w))
         self._use_claims = False
+        self._keys = db.get_collection("api_keys", write_concern=WriteConcern(w=w))
+        self._tenants = db.get_collection("tenants", write_concern=WriteConcern(w=w))
+        self._usage = db.get_collection("usage", write_concern=WriteConcern(w=w))
 
     async def start(self) -> None:
         try:
@@ -108,9 +87,11 @@ class MongoJobStore(JobStore):
             raise Unavailable(f"job store unavailable: {exc}") from exc
         detected = "ferretdb" in str(info).lower()
         self._use_claims = detected if self._claims_setting is None else self._claims_setting
-        for keys, options in INDEXES:
+        indexes = [(self._jobs, k, o) for k, o in INDEXES]
+        indexes += [(self._keys, k, o) for k, o in ACCESS_INDEXES]
+        for collection, keys, options in indexes:
             try:
-                await self._create_index(keys, options)
+                await self._create_index(collection, keys, options)
             except OperationFailure as exc:
                 if exc.code != _NOT_IMPLEMENTED:
                     raise Unavailable(f"job store unavailable: {exc}") from exc
@@ -118,15 +99,17 @@ class MongoJobStore(JobStore):
             except PyMongoError as exc:
                 raise Unavailable(f"job store unavailable: {exc}") from exc
 
-    async def _create_index(self, keys: list[tuple[str, int]], options: dict[str, Any]) -> None:
+    async def _create_index(
+        self, collection: Any, keys: list[tuple[str, int]], options: dict[str, Any]
+    ) -> None:
         try:
-            await self._jobs.create_index(keys, **options)
+            await collection.create_index(keys, **options)
         except OperationFailure as exc:
             if exc.code != _INDEX_OPTIONS_CONFLICT or "expireAfterSeconds" not in options:
                 raise
             # An index made by an older release with another expiry: change it in place.
             expiry = {"name": options["name"], "expireAfterSeconds": options["expireAfterSeconds"]}
-            await self._jobs.database.command("collMod", self._jobs.name, index=expiry)
+            await collection.database.command("collMod", collection.name, index=expiry)
 
     async def close(self) -> None:
         await self._client.close()
@@ -137,7 +120,7 @@ class MongoJobStore(JobStore):
         except PyMongoError as exc:
             raise Unavailable(f"job store unavailable: {exc}") from exc
 
-    @_translated
+    @translated
     async def create(self, job: Job) -> tuple[Job, bool]:
         try:
             await self._jobs.insert_one(_to_doc(job))
@@ -148,14 +131,14 @@ class MongoJobStore(JobStore):
                 raise
             return _from_doc(doc), False
 
-    @_translated
+    @translated
     async def get(self, tenant: str, job_id: str) -> Job:
         doc = await self._jobs.find_one({"_id": job_id, "tenant": tenant})
         if doc is None:
             raise NotFound(f"job {job_id} not found", code="job_not_found")
         return _from_doc(doc)
 
-    @_translated
+    @translated
     async def list_jobs(
         self, tenant: str, page_size: int, page_token: str
     ) -> tuple[list[Job], str]:
@@ -174,7 +157,7 @@ class MongoJobStore(JobStore):
             return jobs[:size], encode_page_token(jobs[size - 1])
         return jobs, ""
 
-    @_translated
+    @translated
     async def replace(self, job: Job, expected_version: int) -> bool:
         if self._use_claims and not await self._claim(job):
             return False
@@ -191,14 +174,16 @@ class MongoJobStore(JobStore):
         return result.modified_count == 1
 
     async def _claim(self, job: Job) -> bool:
-        """Claims ``job.version`` for this write. A claim older than CLAIM_GRACE was
-        left by a writer that failed between its claim and its write (the store went
-        away, the process died): the stored job never reached that version, so the
-        claim is taken over instead of blocking the job for good."""
-        claim_id = f"{job.id}@{job.version}"
+        return await self._take_claim(f"{job.id}@{job.version}", job.id)
+
+    async def _take_claim(self, claim_id: str, owner: str) -> bool:
+        """Claims one version of a document for this write. A claim older than
+        CLAIM_GRACE was left by a writer that failed between its claim and its write
+        (the store went away, the process died): the document never reached that
+        version, so the claim is taken over instead of blocking it for good."""
         for _ in range(2):
             try:
-                await self._claims.insert_one({"_id": claim_id, "job": job.id, "at": utcnow()})
+                await self._claims.insert_one({"_id": claim_id, "job": owner, "at": utcnow()})
                 return True
             except DuplicateKeyError:
                 stale = utcnow() - CLAIM_GRACE
@@ -207,18 +192,18 @@ class MongoJobStore(JobStore):
                     return False  # a live writer holds it
         return False
 
-    @_translated
+    @translated
     async def stale_live_jobs(self, before: datetime, limit: int = 500) -> list[Job]:
         query = {"status": {"$in": _LIVE}, "updated_at": {"$lte": before}}
         cursor = self._jobs.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
         return [_from_doc(d) async for d in cursor.limit(limit)]
 
-    @_translated
+    @translated
     async def upload_in_use(self, tenant: str, key: str) -> bool:
         query = {"tenant": tenant, "status": {"$in": _LIVE}, "inputs.key": key}
         return await self._jobs.find_one(query, projection={"_id": 1}) is not None
 
-    @_translated
+    @translated
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         # The TTL index removes expired documents too; this lets the caller also
         # delete their objects, whichever comes first.

@@ -18,6 +18,7 @@ from transmute_common.jobstore.base import (
     decode_page_token,
     encode_page_token,
 )
+from transmute_common.jobstore.sqlite_access import ACCESS_SCHEMA, SqliteAccess
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def _ts(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
 
 
-class SqliteJobStore(JobStore):
+class SqliteJobStore(SqliteAccess, JobStore):
     def __init__(self, path: str):
         self._path = path
         self._db: sqlite3.Connection | None = None
@@ -68,7 +69,7 @@ class SqliteJobStore(JobStore):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + ACCESS_SCHEMA)
         present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
