@@ -26,7 +26,7 @@ class KeyRequest(BaseModel):
     role: str = Field(default="user", description="admin, user, viewer or guest")
     name: str = Field(default="", max_length=100, description="what the key is for")
     expires_in_seconds: int | None = Field(
-        default=None, ge=60, description="lifetime; absent: until revoked"
+        default=None, ge=60, le=10 * 365 * 86400, description="lifetime; absent: until revoked"
     )
 
 

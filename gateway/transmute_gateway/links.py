@@ -29,6 +29,7 @@ class Links:
 
     def check(self, tenant: str, job_id: str, name: str, expires: int, signature: str) -> None:
         """A link that was not signed here, or has expired, names nothing (404)."""
-        wanted = self._signature(tenant, job_id, name, expires)
-        if not hmac.compare_digest(wanted, signature) or expires < time.time():
+        wanted = self._signature(tenant, job_id, name, expires).encode()
+        given = signature.encode() if signature.isascii() else b""
+        if not hmac.compare_digest(wanted, given) or expires < time.time():
             raise NotFound("the download link is unknown or has expired", code="link_not_valid")

@@ -394,3 +394,33 @@ def test_a_service_reads_secrets_and_may_reach_named_addresses(helm: str) -> Non
                for r in pdf_rules)  # fmt: skip
     image_rules = parse(policies["transmute-image"]).spec.egress
     assert not any(r.to and r.to[0].ip_block for r in image_rules)  # only where asked
+
+
+def test_authentication_is_on_with_keys_from_a_secret(helm: str) -> None:
+    docs = render(helm, CHART)
+    [config] = [c for n, c in by_kind(docs, "ConfigMap").items() if n.endswith("-config")]
+    assert config["data"]["TRANSMUTE_AUTH_ENABLED"] == "true"
+    assert json.loads(config["data"]["TRANSMUTE_CORS_ORIGINS"]) == []
+    secret = by_kind(docs, "Secret")["transmute-auth"]
+    assert secret["stringData"]["signingKey"] == "test-signing-key"
+    deployments = by_kind(docs, "Deployment")
+
+    def env_of(name: str) -> dict[str, Any]:
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e for e in container["env"]}
+
+    signing = env_of("transmute-gateway")["TRANSMUTE_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]
+    assert (signing["name"], signing["key"]) == ("transmute-auth", "signingKey")
+    bootstrap = env_of("transmute-jobs")["TRANSMUTE_BOOTSTRAP_ADMIN_KEY"]["valueFrom"]
+    assert bootstrap["secretKeyRef"]["optional"] is True
+    assert "TRANSMUTE_SIGNING_KEY" not in env_of("transmute-image")
+    # No signing key, no install; auth off needs none.
+    values = ["--set", "auth.signingKey="]
+    with pytest.raises(AssertionError, match=r"auth\.signingKey"):
+        render(helm, CHART, *values)
+    off = render(helm, CHART, *values, "--set", "auth.enabled=false")
+    assert "transmute-auth" not in by_kind(off, "Secret")
+    external = render(helm, CHART, "-f", str(EXTERNAL), secrets=False)
+    [config] = [c for n, c in by_kind(external, "ConfigMap").items() if n.endswith("-config")]
+    assert config["data"]["TRANSMUTE_OIDC_ISSUER"] == "https://login.example.com/realms/main"
+    assert config["data"]["TRANSMUTE_HSTS"] == "true"

@@ -93,3 +93,7 @@ app.kubernetes.io/component: {{ .svc.kind }}
 {{- printf "%s.%s.svc.cluster.local:%s" $host .Release.Namespace $port -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "transmute.authSecret" -}}
+{{- default (printf "%s-auth" (include "transmute.fullname" .)) .Values.auth.existingSecret -}}
+{{- end }}
