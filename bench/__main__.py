@@ -21,6 +21,7 @@ import httpx
 import pyvips
 
 from bench.audio import run_audio
+from bench.auth import run_auth
 from bench.common import MIB, RESULTS, report, wait_final
 from bench.model3d import run_model3d
 from bench.pdf import run_pdf
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--skip-audio", action="store_true")
     parser.add_argument("--skip-pdf", action="store_true")
     parser.add_argument("--skip-model3d", action="store_true")
+    parser.add_argument("--skip-auth", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="transmute-bench-") as tmp:
         work = Path(tmp)
@@ -246,6 +248,8 @@ def main() -> None:
             run_pdf(args, work)
         if not args.skip_model3d:
             run_model3d(args, work)
+        if not args.skip_auth:
+            run_auth(args, work)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(RESULTS, indent=1))

@@ -180,10 +180,12 @@ class Mesh:
         python = self.interpreters.get(name, sys.executable)
         return self._spawn(name, [python, "-m", SERVICES[name]], env)
 
-    def start_gateway_replica(self, name: str, http_port: int, grpc_port: int) -> str:
-        """One more gateway on the same mesh (replicas share nothing but the backends);
-        returns its URL. Stopped with the mesh."""
-        env = {**self.env(), "TRANSMUTE_GRPC_PORT": str(grpc_port)}
+    def start_gateway_replica(
+        self, name: str, http_port: int, grpc_port: int, env: dict[str, str] | None = None
+    ) -> str:
+        """One more gateway on the same mesh (replicas share nothing but the backends),
+        with ``env`` on top of the mesh's; returns its URL. Stopped with the mesh."""
+        env = {**self.env(), **(env or {}), "TRANSMUTE_GRPC_PORT": str(grpc_port)}
         env["TRANSMUTE_HTTP_PORT"] = str(http_port)
         proc = self._spawn(name, [sys.executable, "-m", SERVICES["gateway"]], env)
         wait_for_port(grpc_port, proc, name, 60)

@@ -113,7 +113,8 @@ class Gateway:
         try:
             await self.quotas.count_upload(who, info.size)
             await self.store.put_json(key + ".json", asdict(uploaded))
-            expires = utcnow() + timedelta(seconds=self.settings.result_ttl_seconds)
+            keep = await self.quotas.retention(who, self.settings.result_ttl_seconds)
+            expires = utcnow() + timedelta(seconds=keep)
             await mark_upload(self.store, tenant, file_id, expires)
         except BaseException:
             await self.store.delete_prefix(key)
@@ -182,6 +183,7 @@ class Gateway:
             options=options,
             idempotency_key=idempotency_key,
             trace_id=current_trace_id(),
+            ttl_seconds=await self.quotas.retention(who, 0),
         )
         if job.status.terminal:
             return job

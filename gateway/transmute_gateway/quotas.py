@@ -27,6 +27,7 @@ class Limits:
     concurrent_jobs: int = 0
     upload_bytes_per_day: int = 0
     max_file_bytes: int = 0
+    result_retention_seconds: int = 0  # how long jobs and uploads are kept; 0: the default
     allowed_operations: tuple[str, ...] = ()  # empty: every operation
     allowed_targets: tuple[str, ...] = ()  # empty: every target format
 
@@ -89,6 +90,10 @@ class Quotas:
             cached = (overrides, time.monotonic() + TENANT_CACHE_SECONDS)
             self._tenants[who.tenant] = cached
         return base.merged(cached[0])
+
+    async def retention(self, who: Principal, default: int) -> int:
+        """Seconds the caller's jobs and uploads are kept."""
+        return (await self.limits(who)).result_retention_seconds or default
 
     async def admit_submission(self, who: Principal, operation: str, target: str) -> None:
         """Raises 403 conversion_not_allowed or 429 quota_exceeded; else counts it."""

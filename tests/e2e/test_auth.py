@@ -327,7 +327,8 @@ def test_quotas_hold_across_replicas(secured: Secured, api: httpx.Client) -> Non
 
 def test_allowed_targets_and_file_size_per_tenant(secured: Secured, api: httpx.Client) -> None:
     tenant = secured.tenant("narrow")
-    secured.admin("tenants", "set", tenant, 'allowed_targets=["png"]', "max_file_bytes=20000")
+    overrides = ['allowed_targets=["png"]', "max_file_bytes=20000", "result_retention_seconds=600"]
+    secured.admin("tenants", "set", tenant, *overrides)
     user = secured.key(tenant, "user")
     resp = api.post(
         "/v1/convert",
@@ -337,6 +338,15 @@ def test_allowed_targets_and_file_size_per_tenant(secured: Secured, api: httpx.C
     assert resp.status_code == 403
     assert resp.json()["error"]["code"] == "conversion_not_allowed"
     assert resp.json()["error"]["details"] == {"target": "webp"}
+    kept = api.post(
+        "/v1/convert",
+        files={"file": ("p.png", images.png()), "target": (None, "png")},
+        headers=bearer(user),
+    ).json()
+    created, expires = (
+        datetime.fromisoformat(kept[k].replace("Z", "+00:00")) for k in ("created_at", "expires_at")
+    )
+    assert (expires - created).total_seconds() == pytest.approx(600, abs=1)
     photo = images.jpeg(1600, 1200)
     assert len(photo) > 20000
     big = api.post(

@@ -7,6 +7,8 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+from tests.integration.test_job_store_contract import job as make_job
+from transmute_common import jobs as model
 from transmute_common.jobs import utcnow
 from transmute_common.jobstore import JobStore
 from transmute_common.keys import key_from_token, new_key
@@ -75,3 +77,13 @@ async def test_concurrent_usage_never_passes_the_limit(atomic_job_store: JobStor
     )
     assert sum(ok for ok, _ in results) == 10
     assert await job_store.usage(name, {"submissions": "p"}) == {"submissions": 10}
+
+
+async def test_live_jobs_are_counted_per_tenant(job_store: JobStore) -> None:
+    name = tenant()
+    first, _ = await job_store.create(make_job(name))
+    await job_store.create(make_job(name))
+    await job_store.create(make_job(tenant()))
+    assert await job_store.count_live(name) == 2
+    assert await job_store.replace(model.complete(first, []), first.version)
+    assert await job_store.count_live(name) == 1

@@ -34,7 +34,7 @@ def test_overrides_are_checked_and_normalised() -> None:
 def test_limits_take_the_tenants_overrides() -> None:
     defaults = Limits(submissions_per_minute=100, concurrent_jobs=5)
     merged = defaults.merged({"concurrent_jobs": 0, "allowed_targets": ["png"]})
-    assert merged == Limits(100, 0, 0, 0, (), ("png",))
+    assert merged == Limits(100, 0, 0, 0, 0, (), ("png",))
     assert merged.view()["allowed_targets"] == ["png"]
 
 

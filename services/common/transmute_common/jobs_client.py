@@ -61,6 +61,7 @@ class JobsClient:
         options: dict[str, Any],
         idempotency_key: str = "",
         trace_id: str = "",
+        ttl_seconds: int = 0,
     ) -> tuple[Job, bool]:
         resp = await self._call(
             self._stub.CreateJob,
@@ -73,6 +74,7 @@ class JobsClient:
                 options=struct_from_dict(options),
                 idempotency_key=idempotency_key,
                 trace_id=trace_id,
+                ttl_seconds=ttl_seconds,
             ),
         )
         return job_from_pb(resp.job), resp.created

@@ -12,6 +12,7 @@ NUMBERS = (
     "concurrent_jobs",
     "upload_bytes_per_day",
     "max_file_bytes",
+    "result_retention_seconds",
 )
 LISTS = ("allowed_operations", "allowed_targets")
 

@@ -89,6 +89,7 @@ class JobService:
         options: dict[str, Any],
         idempotency_key: str,
         trace_id: str,
+        ttl_seconds: int = 0,
     ) -> tuple[Job, bool]:
         check_tenant(tenant)
         if not service or not inputs:
@@ -106,7 +107,7 @@ class JobService:
             options=options,
             idempotency_key=idempotency_key or None,
             trace_id=trace_id,
-        ).with_ttl(self.ttl_seconds)
+        ).with_ttl(ttl_seconds if ttl_seconds > 0 else self.ttl_seconds)
         stored, created = await self.store.create(job)
         if not created and _request_of(stored) != _request_of(job):
             raise InvalidInput(

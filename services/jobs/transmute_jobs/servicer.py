@@ -35,6 +35,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             options=dict_from_struct(request.options),
             idempotency_key=request.idempotency_key,
             trace_id=request.trace_id,
+            ttl_seconds=request.ttl_seconds,
         )
         return jobs_pb2.CreateJobResponse(job=job_to_pb(job), created=created)
 
