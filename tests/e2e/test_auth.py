@@ -76,6 +76,7 @@ def secured(
             "TRANSMUTE_GUEST_ENABLED": "true",
             "TRANSMUTE_OIDC_ISSUER": provider.url,
             "TRANSMUTE_OIDC_AUDIENCE": "transmute",
+            "TRANSMUTE_CORS_ORIGINS": '["https://app.example.com"]',
         }
         if request.param == "servers":
             env.update(request.getfixturevalue("minio_env"))
@@ -366,6 +367,33 @@ def test_allowed_targets_and_file_size_per_tenant(secured: Secured, api: httpx.C
     assert bad.returncode == 1 and "invalid_quota" in bad.stderr
 
 
+def test_daily_upload_bytes_are_counted_across_replicas(
+    secured: Secured, api: httpx.Client
+) -> None:
+    tenant = secured.tenant("bytes")
+    picture = images.png()
+    secured.admin("tenants", "set", tenant, f"upload_bytes_per_day={2 * len(picture) + 10}")
+    user = secured.key(tenant, "user")
+    statuses = [
+        httpx.post(
+            f"{url}/v1/files", params={"filename": "p.png"}, content=picture, headers=bearer(user)
+        ).status_code
+        for url in (secured.mesh.url, secured.replica, secured.mesh.url)
+    ]
+    assert statuses == [201, 201, 429]
+    usage = api.get("/v1/usage", headers=bearer(secured.key(tenant, "admin"))).json()
+    assert usage["usage"]["upload_bytes_today"] == 2 * len(picture)
+
+
+def test_cors_answers_only_listed_origins(api: httpx.Client) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = api.options("/v1/convert", headers={"Origin": "https://app.example.com", **preflight})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = api.options("/v1/convert", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in other.headers
+
+
 def test_security_headers(api: httpx.Client) -> None:
     resp = api.get("/v1/formats")
     assert resp.headers["x-content-type-options"] == "nosniff"
@@ -374,3 +402,34 @@ def test_security_headers(api: httpx.Client) -> None:
     assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
     flood = {f"x-h{i}": "v" for i in range(120)}
     assert api.get("/v1/formats", headers=flood).status_code == 431
+
+
+def test_concurrent_jobs_are_limited_per_tenant(secured: Secured, api: httpx.Client) -> None:
+    """Last in this module: the image converter is stopped so that jobs stay queued."""
+    tenant = secured.tenant("busy")
+    secured.admin("tenants", "set", tenant, "concurrent_jobs=1")
+    user = secured.key(tenant, "user")
+    secured.mesh.kill("image")
+    try:
+        first = api.post(
+            "/v1/convert",
+            files={"file": ("p.png", images.png()), "target": (None, "webp")},
+            headers=bearer(user),
+        )
+        assert first.status_code == 202, first.text
+        second = api.post(
+            "/v1/convert",
+            files={"file": ("p.png", images.png()), "target": (None, "webp")},
+            headers=bearer(user),
+        )
+        assert second.status_code == 429
+        assert second.json()["error"]["details"]["quota"] == "concurrent jobs"
+        assert api.delete(f"/v1/jobs/{first.json()['id']}", headers=bearer(user)).status_code == 200
+        third = api.post(
+            "/v1/convert",
+            files={"file": ("p.png", images.png()), "target": (None, "webp")},
+            headers=bearer(user),
+        )
+        assert third.status_code == 202
+    finally:
+        secured.mesh.start_service("image")
