@@ -46,7 +46,7 @@ proto-check: proto
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy gateway services scripts
+	$(PY) -m mypy gateway services clients scripts
 
 test: install servers proto-check lint
 	$(PY) -m pytest -q -rs

@@ -25,6 +25,7 @@ from tests import images
 from tests.e2e.conftest import final_state
 from tests.identity_provider import IdentityProvider, identity_provider
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from transmute_client import AuthenticationError, Client
 
 pytestmark = pytest.mark.e2e
 BOOTSTRAP = "tm_" + "b" * 16 + "_" + "S" * 43  # the bootstrap admin of tenant "default"
@@ -405,7 +406,7 @@ def test_security_headers(api: httpx.Client) -> None:
 
 
 def test_concurrent_jobs_are_limited_per_tenant(secured: Secured, api: httpx.Client) -> None:
-    """Last in this module: the image converter is stopped so that jobs stay queued."""
+    """The image converter is stopped meanwhile, so that jobs stay queued."""
     tenant = secured.tenant("busy")
     secured.admin("tenants", "set", tenant, "concurrent_jobs=1")
     user = secured.key(tenant, "user")
@@ -433,3 +434,28 @@ def test_concurrent_jobs_are_limited_per_tenant(secured: Secured, api: httpx.Cli
         assert third.status_code == 202
     finally:
         secured.mesh.start_service("image")
+
+
+def test_the_cli_and_sdk_carry_the_key(secured: Secured, tmp_path: Path) -> None:
+    key = secured.key(secured.tenant("cli"), "user")
+    command = [str(Path(sys.executable).parent / "transmute"), "--url", secured.mesh.url]
+    refused = subprocess.run(
+        [*command, "jobs", "list"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert refused.returncode == 1 and "missing_credentials" in refused.stderr
+    (tmp_path / "p.png").write_bytes(images.png())
+    done = subprocess.run(
+        [*command, "--json", "convert", "p.png", "--to", "webp", "-o", "out"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "TRANSMUTE_API_KEY": key},
+    )
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert (tmp_path / row["outputs"][0]).read_bytes()[8:12] == b"WEBP"  # by the signed link
+    with Client(secured.mesh.url, api_key=key) as tm:
+        assert row["job_id"] in {j.id for j in tm.jobs()[0]}
+    with Client(secured.mesh.url, api_key=key + "x") as tm, pytest.raises(AuthenticationError):
+        tm.jobs()
