@@ -45,7 +45,12 @@ def through_mesh(
     submitted = time.perf_counter()
     resp = client.post(
         "/v1/jobs",
-        json={"inputs": [uploaded.json()["id"]], "target": target, "options": options},
+        json={
+            "inputs": [uploaded.json()["id"]],
+            "target": target,
+            "options": options,
+            "cache": False,
+        },
     )
     resp.raise_for_status()
     job = wait_final(client, resp.json()["id"])

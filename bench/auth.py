@@ -51,11 +51,11 @@ def run_auth(args: argparse.Namespace, work: Path) -> None:
         ):
             upload = off.post("/v1/files", params={"filename": "p.png"}, content=png()).json()
             job = off.post("/v1/jobs", json={"inputs": [upload["id"]], "target": "webp"}).json()
+            body = {"inputs": [upload["id"]], "target": "webp", "cache": False}
             rows: dict[str, dict[str, list[float]]] = {"read": {}, "submit": {}}
             for name, client in (("off", off), ("on", on)):  # warm-up
                 latencies(lambda c=client: c.get(f"/v1/jobs/{job['id']}"), 20)
                 rows["read"][name], rows["submit"][name] = [], []
-            body = {"inputs": [upload["id"]], "target": "webp"}
             for _ in range(rounds):  # alternating rounds: both see the same machine
                 for name, client in (("off", off), ("on", on)):
                     rows["read"][name] += latencies(

@@ -30,7 +30,12 @@ def through_mesh(
         resp = client.post(
             "/v1/convert",
             files={"file": (src.name, f)},
-            data={"target": target, "operation": operation, "options": json.dumps(options)},
+            data={
+                "target": target,
+                "operation": operation,
+                "options": json.dumps(options),
+                "cache": "false",
+            },
         )
     resp.raise_for_status()
     job = wait_final(client, resp.json()["id"])

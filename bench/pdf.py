@@ -39,7 +39,12 @@ def through_mesh(client: httpx.Client, src: Path, options: dict) -> tuple[float,
         resp = client.post(
             "/v1/convert",
             files={"file": (src.name, f)},
-            data={"target": "pdf", "operation": "compress", "options": json.dumps(options)},
+            data={
+                "target": "pdf",
+                "operation": "compress",
+                "options": json.dumps(options),
+                "cache": "false",
+            },
         )
     resp.raise_for_status()
     job = wait_final(client, resp.json()["id"])
@@ -130,7 +135,7 @@ def _submit_docx(client: httpx.Client, data: bytes) -> str:
     resp = client.post(
         "/v1/convert",
         files={"file": ("letter.docx", data)},
-        data={"target": "pdf", "operation": "office_to_pdf"},
+        data={"target": "pdf", "operation": "office_to_pdf", "cache": "false"},
     )
     resp.raise_for_status()
     return str(resp.json()["id"])
@@ -161,7 +166,12 @@ def pages_to_webp(client: httpx.Client, work: Path, pages: int) -> None:
         resp = client.post(
             "/v1/convert",
             files={"file": (src.name, f)},
-            data={"target": "webp", "operation": "to_images", "options": '{"dpi": 150}'},
+            data={
+                "target": "webp",
+                "operation": "to_images",
+                "options": '{"dpi": 150}',
+                "cache": "false",
+            },
         )
     resp.raise_for_status()
     job = wait_final(client, resp.json()["id"])

@@ -4,6 +4,8 @@ validate -> store -> create job -> publish."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import asdict, dataclass
@@ -12,6 +14,7 @@ from pathlib import PurePath
 from typing import Any
 
 from transmute_common.bus import Bus
+from transmute_common.converter import Capabilities
 from transmute_common.errors import (
     InvalidArgument,
     NotFound,
@@ -61,6 +64,24 @@ class UploadedFile:
 
 def upload_key(tenant: str, file_id: str) -> str:
     return f"tenants/{tenant}/uploads/{file_id}"
+
+
+def result_key(
+    service: Capabilities,
+    operation: str,
+    target: str,
+    files: list[UploadedFile],
+    options: dict[str, Any],
+) -> str:
+    """What makes a result the same: the input bytes, the request (options as checked and
+    normalised, in a canonical order) and the engine's version. Empty where the service
+    does not state its version: then nothing is reused."""
+    if not service.engine_version:
+        return ""
+    request = [service.service, service.engine_version, operation, target]
+    request += [[f.sha256 for f in files], options]
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def clean_filename(name: str | None) -> str:
@@ -157,6 +178,7 @@ class Gateway:
         options: Any,
         idempotency_key: str = "",
         operation: str = "",
+        cache: bool = True,
     ) -> Job:
         if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
             raise InvalidArgument(
@@ -174,6 +196,7 @@ class Gateway:
         options = options if options is not None else {}
         check_options_shape(options)
         options = validate_options(options, service.options, operation)
+        key = result_key(service, operation, target, files, options) if cache else ""
         job, _ = await self.jobs.create(
             tenant=tenant,
             service=service.service,
@@ -184,6 +207,7 @@ class Gateway:
             idempotency_key=idempotency_key,
             trace_id=current_trace_id(),
             ttl_seconds=await self.quotas.retention(who, 0),
+            cache_key=key,
         )
         if job.status.terminal:
             return job

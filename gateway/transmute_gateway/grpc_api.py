@@ -105,6 +105,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             dict_from_struct(request.options),
             request.idempotency_key,
             request.operation,
+            not request.no_cache,
         )
         return job_message(job)
 

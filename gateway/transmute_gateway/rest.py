@@ -41,6 +41,10 @@ class JobRequest(BaseModel):
         max_length=32,
         description="convert, or another operation a service offers (e.g. preview for audio)",
     )
+    cache: bool = Field(
+        default=True,
+        description="false: convert again even when an identical job's result is kept",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -104,6 +108,12 @@ CONVERT_BODY = {
                         "operation": {
                             "type": "string",
                             "description": "convert (default) or e.g. preview",
+                        },
+                        "cache": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "false: convert again even when an identical "
+                            "job's result is kept",
                         },
                     },
                 }
@@ -228,7 +238,7 @@ async def create_job(
 ) -> dict[str, Any]:
     files = await gw.files(who.tenant, body.inputs)
     job = await gw.submit(
-        who, files, body.target, body.options, idempotency_key or "", body.operation
+        who, files, body.target, body.options, idempotency_key or "", body.operation, body.cache
     )
     return job_view(job)
 
@@ -264,6 +274,7 @@ async def convert(
             options,
             idempotency_key or "",
             fields.get("operation", ""),
+            fields.get("cache", "true").strip().lower() not in ("false", "0", "no"),
         )
     except BaseException:
         await gw.discard(tenant, uploaded.id)

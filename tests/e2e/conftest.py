@@ -203,8 +203,11 @@ def convert(
     name: str = "photo.jpg",
     options: str | None = None,
     headers: dict | None = None,
+    cache: bool = False,
 ) -> httpx.Response:
-    fields: dict[str, Any] = {"target": (None, target)}
+    """Uploads and converts; the tests look at conversions, so a result kept by an
+    earlier test is not reused unless ``cache`` (tests/e2e/test_cache.py)."""
+    fields: dict[str, Any] = {"target": (None, target), "cache": (None, str(cache).lower())}
     if options is not None:
         fields["options"] = (None, options)
     return api.post("/v1/convert", files={"file": (name, data), **fields}, headers=headers)

@@ -221,3 +221,23 @@ async def test_a_claim_left_by_a_failed_writer_does_not_block_the_job(mongo_url:
         assert not await store.replace(racing, updated.version)
     finally:
         await store.close()
+
+
+async def test_a_cached_result_is_found_while_its_outputs_are_kept(store: JobStore) -> None:
+    tenant = f"cache{uuid.uuid4().hex[:6]}"
+    original = job(tenant).model_copy(update={"cache_key": "k1"})
+    await store.create(original)
+    assert await store.find_cached(tenant, "k1", utcnow()) is None  # not finished yet
+    done = model.complete(original, [FileRef(key=f"tenants/{tenant}/jobs/x/out.webp", name="o")])
+    assert await store.replace(done, original.version)
+    found = await store.find_cached(tenant, "k1", utcnow())
+    assert found is not None and found.id == original.id
+    assert await store.find_cached("other", "k1", utcnow()) is None
+    assert await store.find_cached(tenant, "k2", utcnow()) is None
+    assert done.expires_at is not None
+    assert await store.find_cached(tenant, "k1", done.expires_at + timedelta(seconds=1)) is None
+    # A job completed from the cache is not itself a source.
+    copy = model.from_cache(job(tenant).model_copy(update={"cache_key": "k3"}), found)
+    await store.create(copy)
+    assert copy.cached and copy.outputs == done.outputs and copy.expires_at == found.expires_at
+    assert await store.find_cached(tenant, "k3", utcnow()) is None

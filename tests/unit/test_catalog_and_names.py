@@ -2,10 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from transmute_common.converter import OptionSpec, OutputFile
+from transmute_common.converter import Capabilities, OptionSpec, OutputFile
 from transmute_common.errors import TransmuteError
 from transmute_common.runtime import output_name, output_names
 from transmute_gateway.catalog import validate_options
+from transmute_gateway.core import UploadedFile, result_key
 from transmute_image.options import OPTION_SPECS
 
 
@@ -84,3 +85,19 @@ def test_options_are_checked_against_the_operations_that_read_them() -> None:
     with pytest.raises(TransmuteError) as err:
         validate_options({"angle": 90}, specs, "merge")
     assert err.value.code == "invalid_options" and err.value.details == {"known": ["password"]}
+
+
+def test_result_keys_name_what_makes_a_result_the_same() -> None:
+    image = Capabilities(service="image", conversions=[], options=[], engine_version="v1")
+    photo = UploadedFile("f1", "a.jpg", 10, "abc", "image/jpeg", "jpeg")
+    renamed = UploadedFile("f2", "b.jpg", 10, "abc", "image/jpeg", "jpeg")
+    other = UploadedFile("f3", "a.jpg", 10, "abd", "image/jpeg", "jpeg")
+    key = result_key(image, "convert", "webp", [photo], {"width": 1, "quality": 2})
+    assert key == result_key(image, "convert", "webp", [renamed], {"quality": 2, "width": 1})
+    assert key != result_key(image, "convert", "webp", [other], {"width": 1, "quality": 2})
+    assert key != result_key(image, "convert", "png", [photo], {"width": 1, "quality": 2})
+    assert key != result_key(image, "convert", "webp", [photo], {"width": 2, "quality": 2})
+    newer = image.model_copy(update={"engine_version": "v2"})
+    assert key != result_key(newer, "convert", "webp", [photo], {"width": 1, "quality": 2})
+    unversioned = image.model_copy(update={"engine_version": ""})
+    assert result_key(unversioned, "convert", "webp", [photo], {}) == ""

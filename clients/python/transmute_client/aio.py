@@ -67,9 +67,10 @@ class AsyncClient:
         options: dict[str, Any] | None = None,
         operation: str = "convert",
         idempotency_key: str | None = None,
+        cache: bool = True,
     ) -> Job:
         """A job of uploaded files; retried safely (an Idempotency-Key is always sent)."""
-        body, extra = protocol.job_body(inputs, target, options, operation, idempotency_key)
+        body, extra = protocol.job_body(inputs, target, options, operation, idempotency_key, cache)
         return Job.from_json(await self._json("POST", "/v1/jobs", json=body, headers=extra))
 
     async def convert(
@@ -79,10 +80,11 @@ class AsyncClient:
         options: dict[str, Any] | None = None,
         operation: str = "convert",
         progress: protocol.Progress | None = None,
+        cache: bool = True,
     ) -> Job:
         """Upload and submit in one call."""
         uploaded = await self.upload(path, progress)
-        return await self.submit([uploaded.id], target, options, operation)
+        return await self.submit([uploaded.id], target, options, operation, cache=cache)
 
     async def job(self, job_id: str) -> Job:
         return Job.from_json(await self._json("GET", f"/v1/jobs/{job_id}"))

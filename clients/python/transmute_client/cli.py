@@ -40,6 +40,7 @@ from transmute_client.models import Job
 
 CONFIG = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "transmute/config.toml"
 err = Console(stderr=True)
+JobRequest = tuple[str, dict[str, Any], str, bool]  # target, options, operation, cache
 
 
 @dataclass
@@ -131,6 +132,7 @@ def _emit(settings: Settings, data: Any, table: Table | None) -> None:
 @click.option("--option", "options", multiple=True, help="name=value (JSON values), repeatable")
 @click.option("--operation", default="convert", show_default=True)
 @click.option("-j", "--parallel", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-cache", is_flag=True, help="convert again even if a result is kept")
 @click.pass_obj
 def convert(
     settings: Settings,
@@ -140,13 +142,15 @@ def convert(
     options: tuple[str, ...],
     operation: str,
     parallel: int,
+    no_cache: bool,
 ) -> None:
     """Convert files (directories and globs too), N at a time, each with its progress."""
     files = _files(paths)
     opts = dict(_option(o) for o in options)
+    request = (target, opts, operation, not no_cache)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     sized = [(f, f.stat().st_size) for f in files]
-    results = asyncio.run(_convert_all(settings, sized, target, opts, operation, out_dir, parallel))
+    results = asyncio.run(_convert_all(settings, sized, request, out_dir, parallel))
     table = Table("file", "status", "output", "before", "after", "seconds", "error")
     for r in results:
         table.add_row(
@@ -160,9 +164,7 @@ def convert(
 async def _convert_all(
     settings: Settings,
     files: list[tuple[Path, int]],
-    target: str,
-    options: dict[str, Any],
-    operation: str,
+    request: JobRequest,
     out_dir: str,
     parallel: int,
 ) -> list[Result]:
@@ -184,7 +186,6 @@ async def _convert_all(
             async with limit:
                 start = time.monotonic()
                 try:
-                    request = (target, options, operation)
                     await _convert_one(client, bars, task, result, request, out_dir)
                 except ApiError as exc:
                     result.status, result.error = "failed", f"{exc.code}: {exc.message}"
@@ -201,15 +202,15 @@ async def _convert_one(
     bars: Progress,
     task: TaskID,
     result: Result,
-    job_request: tuple[str, dict[str, Any], str],
+    request: JobRequest,
     out_dir: str,
 ) -> None:
-    target, options, operation = job_request
+    target, options, operation, cache = request
     bars.update(task, state="uploading")
     uploaded = await client.upload(
         result.path, lambda sent, total: bars.update(task, completed=sent)
     )
-    job = await client.submit([uploaded.id], target, options, operation)
+    job = await client.submit([uploaded.id], target, options, operation, cache=cache)
     result.job_id = job.id
     bars.reset(task, total=100)
 

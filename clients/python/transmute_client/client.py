@@ -47,8 +47,11 @@ class Client:
         options: dict[str, Any] | None = None,
         operation: str = "convert",
         idempotency_key: str | None = None,
+        cache: bool = True,
     ) -> Job:
-        return self._run(self._client.submit(inputs, target, options, operation, idempotency_key))
+        return self._run(
+            self._client.submit(inputs, target, options, operation, idempotency_key, cache)
+        )
 
     def convert(
         self,
@@ -57,8 +60,9 @@ class Client:
         options: dict[str, Any] | None = None,
         operation: str = "convert",
         progress: protocol.Progress | None = None,
+        cache: bool = True,
     ) -> Job:
-        return self._run(self._client.convert(path, target, options, operation, progress))
+        return self._run(self._client.convert(path, target, options, operation, progress, cache))
 
     def job(self, job_id: str) -> Job:
         return self._run(self._client.job(job_id))

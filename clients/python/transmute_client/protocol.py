@@ -36,10 +36,17 @@ def job_body(
     options: dict[str, Any] | None,
     operation: str,
     idempotency_key: str | None,
+    cache: bool = True,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The job request and its Idempotency-Key (a new one unless given): a retried
     submission then never makes a second job."""
-    body = {"inputs": inputs, "target": target, "options": options or {}, "operation": operation}
+    body = {
+        "inputs": inputs,
+        "target": target,
+        "options": options or {},
+        "operation": operation,
+        "cache": cache,
+    }
     return body, {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
 
 

@@ -9,8 +9,11 @@ a hostile file only ever meets the program.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -47,6 +50,7 @@ class Capabilities(BaseModel):
     service: str
     conversions: list[Conversion]
     options: list[OptionSpec]
+    engine_version: str = ""  # a digest of the service's and its engine packages' versions
 
     def accepts(self, operation: str, input_format: str, target: str) -> bool:
         return self.conversion(operation, [input_format], target) is not None
@@ -92,6 +96,7 @@ class Capabilities(BaseModel):
     def to_pb(self) -> converter_pb2.CapabilitiesResponse:
         return converter_pb2.CapabilitiesResponse(
             service=self.service,
+            engine_version=self.engine_version,
             conversions=[converter_pb2.Conversion(**c.model_dump()) for c in self.conversions],
             options=[
                 converter_pb2.OptionSpec(
@@ -105,6 +110,7 @@ class Capabilities(BaseModel):
     def from_pb(cls, pb: converter_pb2.CapabilitiesResponse) -> Capabilities:
         return cls(
             service=pb.service,
+            engine_version=pb.engine_version,
             conversions=[
                 Conversion(
                     operation=c.operation,
@@ -128,6 +134,28 @@ class Capabilities(BaseModel):
                 for o in pb.options
             ],
         )
+
+
+def engine_version(service: str) -> str:
+    """A digest of the versions of ``transmute-<service>`` and every package it
+    requires (the engine libraries, and the codecs their wheels carry): a cached result
+    is reused only while it would come out the same. Programs from the system (e.g.
+    Ghostscript) are pinned by the image instead."""
+    distribution = f"transmute-{service}"
+    try:
+        versions = [f"{distribution}=={metadata.version(distribution)}"]
+        required = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        return ""
+    for requirement in sorted(required):
+        if "extra ==" in requirement:
+            continue
+        name = re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0]
+        try:
+            versions.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name}==absent")
+    return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,8 @@ class Job(BaseModel):
     trace_id: str = ""
     version: int = 1
     idempotency_key: str | None = None
+    cache_key: str | None = None
+    cached: bool = False
 
     @model_validator(mode="after")
     def _updated_since_creation(self) -> Job:
@@ -153,6 +155,23 @@ def complete(job: Job, outputs: list[FileRef]) -> Job:
         progress=Progress(percent=100.0, phase="done", message=""),
         finished_at=utcnow(),
         started_at=job.started_at or utcnow(),
+    )
+
+
+def from_cache(job: Job, earlier: Job) -> Job:
+    """A new job completed at once with an identical earlier job's outputs; it is kept as
+    long as they are."""
+    now = utcnow()
+    return job.model_copy(
+        update={
+            "status": JobStatus.SUCCEEDED,
+            "outputs": earlier.outputs,
+            "progress": Progress(percent=100.0, phase="done", message="from cache"),
+            "started_at": now,
+            "finished_at": now,
+            "expires_at": earlier.expires_at,
+            "cached": True,
+        }
     )
 
 
@@ -284,6 +303,8 @@ def job_to_pb(job: Job) -> jobs_pb2.Job:
         trace_id=job.trace_id,
         version=job.version,
         idempotency_key=job.idempotency_key or "",
+        cache_key=job.cache_key or "",
+        cached=job.cached,
     )
 
 
@@ -309,6 +330,8 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
         trace_id=pb.trace_id,
         version=pb.version,
         idempotency_key=pb.idempotency_key or None,
+        cache_key=pb.cache_key or None,
+        cached=pb.cached,
     )
 
 
@@ -318,7 +341,7 @@ REDACTED = "********"
 
 def job_to_json(job: Job) -> dict[str, Any]:
     """The public JSON shape of a job (REST API, SSE events, the public gRPC message)."""
-    data = job.model_dump(mode="json", exclude={"idempotency_key"})
+    data = job.model_dump(mode="json", exclude={"idempotency_key", "cache_key"})
     data["options"] = {
         k: REDACTED if k.endswith("password") else v for k, v in data["options"].items()
     }

@@ -62,6 +62,7 @@ class JobsClient:
         idempotency_key: str = "",
         trace_id: str = "",
         ttl_seconds: int = 0,
+        cache_key: str = "",
     ) -> tuple[Job, bool]:
         resp = await self._call(
             self._stub.CreateJob,
@@ -75,6 +76,7 @@ class JobsClient:
                 idempotency_key=idempotency_key,
                 trace_id=trace_id,
                 ttl_seconds=ttl_seconds,
+                cache_key=cache_key,
             ),
         )
         return job_from_pb(resp.job), resp.created

@@ -38,6 +38,7 @@ from transmute_common.converter import (
     InputFile,
     OutputFile,
     ProgressFn,
+    engine_version,
 )
 from transmute_common.converter_metrics import ConverterMetrics
 from transmute_common.converter_settings import ConverterSettings
@@ -159,7 +160,9 @@ class ConverterRuntime:
             await self.pool.start()
         except EngineUnavailable as exc:
             log.error("engine_unavailable", reason=str(exc), offered=[])
-        self.capabilities = self.pool.available
+        self.capabilities = self.pool.available.model_copy(
+            update={"engine_version": engine_version(self.service)}
+        )
         left_out = self.capabilities.missing_from(self.declared)
         if left_out:
             log.warning("capabilities_reduced", left_out=left_out)

@@ -4,6 +4,7 @@ change over NATS so watchers on any replica see it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import nats
@@ -18,12 +19,14 @@ from transmute_common.errors import (
     check_job_id,
     check_tenant,
 )
-from transmute_common.jobs import FileRef, Job, JobError, JobStatus, Progress
+from transmute_common.jobs import FileRef, Job, JobError, JobStatus, Progress, utcnow
 from transmute_common.jobstore import JobStore
 from transmute_common.logging import get_logger
 from transmute_common.metrics import meter
 
 log = get_logger(__name__)
+# A cached result is reused only if its outputs are kept at least this much longer.
+CACHE_MARGIN = timedelta(minutes=1)
 
 
 class JobMetrics:
@@ -90,6 +93,7 @@ class JobService:
         idempotency_key: str,
         trace_id: str,
         ttl_seconds: int = 0,
+        cache_key: str = "",
     ) -> tuple[Job, bool]:
         check_tenant(tenant)
         if not service or not inputs:
@@ -107,7 +111,13 @@ class JobService:
             options=options,
             idempotency_key=idempotency_key or None,
             trace_id=trace_id,
+            cache_key=cache_key or None,
         ).with_ttl(ttl_seconds if ttl_seconds > 0 else self.ttl_seconds)
+        if cache_key:
+            # Outputs kept a while longer than that are worth reusing.
+            earlier = await self.store.find_cached(tenant, cache_key, utcnow() + CACHE_MARGIN)
+            if earlier is not None:
+                job = model.from_cache(job, earlier)
         stored, created = await self.store.create(job)
         if not created and _request_of(stored) != _request_of(job):
             raise InvalidInput(
@@ -117,6 +127,8 @@ class JobService:
         if created:
             await self.bus.publish_job_event(stored)
             self.metrics.created.add(1, {"service": service})
+            if stored.cached:
+                self.metrics.record(stored)
         return stored, created
 
     async def get(self, tenant: str, job_id: str) -> Job:

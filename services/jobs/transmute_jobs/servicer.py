@@ -36,6 +36,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             idempotency_key=request.idempotency_key,
             trace_id=request.trace_id,
             ttl_seconds=request.ttl_seconds,
+            cache_key=request.cache_key,
         )
         return jobs_pb2.CreateJobResponse(job=job_to_pb(job), created=created)
 

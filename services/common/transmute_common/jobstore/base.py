@@ -71,6 +71,11 @@ class JobStore(AccessStore, ABC):
         """Whether a queued or running job of ``tenant`` reads the upload at ``key``."""
 
     @abstractmethod
+    async def find_cached(self, tenant: str, cache_key: str, kept_until: datetime) -> Job | None:
+        """The newest succeeded job of ``tenant`` with ``cache_key`` whose outputs are
+        kept past ``kept_until``, if any."""
+
+    @abstractmethod
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         """Removes and returns jobs whose expiry time has passed."""
 

@@ -49,6 +49,7 @@ INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
         {"name": "tenant_created"},
     ),
     ([("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "status_updated"}),
+    ([("tenant", ASCENDING), ("cache_key", ASCENDING)], {"name": "tenant_cache"}),
     ([("expires_at", ASCENDING)], {"name": "expires_ttl", "expireAfterSeconds": TTL_GRACE_SECONDS}),
 ]
 
@@ -202,6 +203,19 @@ class MongoJobStore(MongoAccess, JobStore):
     async def upload_in_use(self, tenant: str, key: str) -> bool:
         query = {"tenant": tenant, "status": {"$in": _LIVE}, "inputs.key": key}
         return await self._jobs.find_one(query, projection={"_id": 1}) is not None
+
+    @translated
+    async def find_cached(self, tenant: str, cache_key: str, kept_until: datetime) -> Job | None:
+        query = {
+            "tenant": tenant,
+            "cache_key": cache_key,
+            "status": "succeeded",
+            "cached": {"$ne": True},
+            "expires_at": {"$gt": kept_until},
+        }
+        cursor = self._jobs.find(query).sort([("created_at", DESCENDING)]).limit(1)
+        found = [_from_doc(d) async for d in cursor]
+        return found[0] if found else None
 
     @translated
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:

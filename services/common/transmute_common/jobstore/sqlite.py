@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_at);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 """
 # Columns added since the first schema, with their type: added to older databases.
-_ADDED_COLUMNS = {"updated_at": "TEXT"}
+_ADDED_COLUMNS = {"updated_at": "TEXT", "cache_key": "TEXT"}
 _LIVE = tuple(status.value for status in LIVE_STATUSES)
 
 
@@ -74,6 +74,7 @@ class SqliteJobStore(SqliteAccess, JobStore):
         for column, kind in _ADDED_COLUMNS.items():
             if column not in present:
                 db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        db.execute("CREATE INDEX IF NOT EXISTS jobs_cache ON jobs (tenant, cache_key)")
         self._db = db
 
     async def close(self) -> None:
@@ -91,7 +92,7 @@ class SqliteJobStore(SqliteAccess, JobStore):
                 return Job.model_validate_json(row[0]), False
             db.execute(
                 "INSERT INTO jobs (id, tenant, created_at, expires_at, status, version, "
-                "idempotency_key, doc, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                "idempotency_key, doc, updated_at, cache_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     job.id,
                     job.tenant,
@@ -102,6 +103,7 @@ class SqliteJobStore(SqliteAccess, JobStore):
                     job.idempotency_key,
                     job.model_dump_json(),
                     _ts(job.last_change),
+                    job.cache_key,
                 ),
             )
             return job, True
@@ -224,6 +226,17 @@ class SqliteJobStore(SqliteAccess, JobStore):
             ).fetchone()
         )
         return row is not None
+
+    async def find_cached(self, tenant: str, cache_key: str, kept_until: datetime) -> Job | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM jobs WHERE tenant=? AND cache_key=? AND status='succeeded' "
+                "AND NOT json_extract(doc, '$.cached') AND expires_at > ? "
+                "ORDER BY created_at DESC LIMIT 1",
+                (tenant, cache_key, _ts(kept_until)),
+            ).fetchone()
+        )
+        return Job.model_validate_json(row[0]) if row else None
 
     async def take_expired(self, now: datetime, limit: int = 100) -> list[Job]:
         def take(db: sqlite3.Connection) -> list[Job]:

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from transmute.jobs.v1 import jobs_pb2 as transmute_dot_jobs_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&transmute/converter/v1/converter.proto\x12\x16transmute.converter.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1ctransmute/jobs/v1/jobs.proto\"T\n\nConversion\x12\x11\n\toperation\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x0f\n\x07outputs\x18\x03 \x03(\t\x12\x12\n\nmax_inputs\x18\x04 \x01(\r\"\xb7\x01\n\nOptionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x05 \x03(\t\x12\x14\n\x07minimum\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07maximum\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\noperations\x18\x08 \x03(\tB\n\n\x08_minimumB\n\n\x08_maximum\"\x15\n\x13\x43\x61pabilitiesRequest\"\x95\x01\n\x14\x43\x61pabilitiesResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x37\n\x0b\x63onversions\x18\x02 \x03(\x0b\x32\".transmute.converter.v1.Conversion\x12\x33\n\x07options\x18\x03 \x03(\x0b\x32\".transmute.converter.v1.OptionSpec\"\xb0\x01\n\x0e\x43onvertRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12*\n\x06inputs\x18\x03 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12\x0e\n\x06target\x18\x04 \x01(\t\x12(\n\x07options\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\routput_prefix\x18\x06 \x01(\t\"<\n\rConvertResult\x12+\n\x07outputs\x18\x01 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\"\x84\x01\n\x0f\x43onvertResponse\x12/\n\x08progress\x18\x01 \x01(\x0b\x32\x1b.transmute.jobs.v1.ProgressH\x00\x12\x37\n\x06result\x18\x02 \x01(\x0b\x32%.transmute.converter.v1.ConvertResultH\x00\x42\x07\n\x05\x65vent2\xdb\x01\n\x10\x43onverterService\x12i\n\x0c\x43\x61pabilities\x12+.transmute.converter.v1.CapabilitiesRequest\x1a,.transmute.converter.v1.CapabilitiesResponse\x12\\\n\x07\x43onvert\x12&.transmute.converter.v1.ConvertRequest\x1a\'.transmute.converter.v1.ConvertResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&transmute/converter/v1/converter.proto\x12\x16transmute.converter.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1ctransmute/jobs/v1/jobs.proto\"T\n\nConversion\x12\x11\n\toperation\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x0f\n\x07outputs\x18\x03 \x03(\t\x12\x12\n\nmax_inputs\x18\x04 \x01(\r\"\xb7\x01\n\nOptionSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0f\n\x07\x64\x65\x66\x61ult\x18\x04 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x05 \x03(\t\x12\x14\n\x07minimum\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x14\n\x07maximum\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\noperations\x18\x08 \x03(\tB\n\n\x08_minimumB\n\n\x08_maximum\"\x15\n\x13\x43\x61pabilitiesRequest\"\xad\x01\n\x14\x43\x61pabilitiesResponse\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x37\n\x0b\x63onversions\x18\x02 \x03(\x0b\x32\".transmute.converter.v1.Conversion\x12\x33\n\x07options\x18\x03 \x03(\x0b\x32\".transmute.converter.v1.OptionSpec\x12\x16\n\x0e\x65ngine_version\x18\x04 \x01(\t\"\xb0\x01\n\x0e\x43onvertRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12*\n\x06inputs\x18\x03 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12\x0e\n\x06target\x18\x04 \x01(\t\x12(\n\x07options\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\routput_prefix\x18\x06 \x01(\t\"<\n\rConvertResult\x12+\n\x07outputs\x18\x01 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\"\x84\x01\n\x0f\x43onvertResponse\x12/\n\x08progress\x18\x01 \x01(\x0b\x32\x1b.transmute.jobs.v1.ProgressH\x00\x12\x37\n\x06result\x18\x02 \x01(\x0b\x32%.transmute.converter.v1.ConvertResultH\x00\x42\x07\n\x05\x65vent2\xdb\x01\n\x10\x43onverterService\x12i\n\x0c\x43\x61pabilities\x12+.transmute.converter.v1.CapabilitiesRequest\x1a,.transmute.converter.v1.CapabilitiesResponse\x12\\\n\x07\x43onvert\x12&.transmute.converter.v1.ConvertRequest\x1a\'.transmute.converter.v1.ConvertResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,13 +40,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAPABILITIESREQUEST']._serialized_start=398
   _globals['_CAPABILITIESREQUEST']._serialized_end=419
   _globals['_CAPABILITIESRESPONSE']._serialized_start=422
-  _globals['_CAPABILITIESRESPONSE']._serialized_end=571
-  _globals['_CONVERTREQUEST']._serialized_start=574
-  _globals['_CONVERTREQUEST']._serialized_end=750
-  _globals['_CONVERTRESULT']._serialized_start=752
-  _globals['_CONVERTRESULT']._serialized_end=812
-  _globals['_CONVERTRESPONSE']._serialized_start=815
-  _globals['_CONVERTRESPONSE']._serialized_end=947
-  _globals['_CONVERTERSERVICE']._serialized_start=950
-  _globals['_CONVERTERSERVICE']._serialized_end=1169
+  _globals['_CAPABILITIESRESPONSE']._serialized_end=595
+  _globals['_CONVERTREQUEST']._serialized_start=598
+  _globals['_CONVERTREQUEST']._serialized_end=774
+  _globals['_CONVERTRESULT']._serialized_start=776
+  _globals['_CONVERTRESULT']._serialized_end=836
+  _globals['_CONVERTRESPONSE']._serialized_start=839
+  _globals['_CONVERTRESPONSE']._serialized_end=971
+  _globals['_CONVERTERSERVICE']._serialized_start=974
+  _globals['_CONVERTERSERVICE']._serialized_end=1193
 # @@protoc_insertion_point(module_scope)

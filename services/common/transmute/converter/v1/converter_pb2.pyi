@@ -45,14 +45,16 @@ class CapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class CapabilitiesResponse(_message.Message):
-    __slots__ = ("service", "conversions", "options")
+    __slots__ = ("service", "conversions", "options", "engine_version")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     CONVERSIONS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_VERSION_FIELD_NUMBER: _ClassVar[int]
     service: str
     conversions: _containers.RepeatedCompositeFieldContainer[Conversion]
     options: _containers.RepeatedCompositeFieldContainer[OptionSpec]
-    def __init__(self, service: _Optional[str] = ..., conversions: _Optional[_Iterable[_Union[Conversion, _Mapping]]] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ...) -> None: ...
+    engine_version: str
+    def __init__(self, service: _Optional[str] = ..., conversions: _Optional[_Iterable[_Union[Conversion, _Mapping]]] = ..., options: _Optional[_Iterable[_Union[OptionSpec, _Mapping]]] = ..., engine_version: _Optional[str] = ...) -> None: ...
 
 class ConvertRequest(_message.Message):
     __slots__ = ("tenant", "operation", "inputs", "target", "options", "output_prefix")
