@@ -78,7 +78,7 @@ def result_key(
     does not state its version: then nothing is reused."""
     if not service.engine_version:
         return ""
-    request = [service.service, service.engine_version, operation, target]
+    request: list[Any] = [service.service, service.engine_version, operation, target]
     request += [[f.sha256 for f in files], options]
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
