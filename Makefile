@@ -12,12 +12,13 @@ CA_BUNDLE := $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/
 export UV_NATIVE_TLS := 1
 PIP_TLS := $(if $(CA_BUNDLE),--cert $(CA_BUNDLE))
 
-.PHONY: help install servers proto proto-check lint test test-fast run bench clean images chart-lint chart-test
+.PHONY: help install test-tools web servers proto proto-check lint test test-fast run bench clean images chart-lint chart-test
 
 help:
 	@echo "make run     - start the whole mesh locally (gateway on http://127.0.0.1:8080)"
 	@echo "make test    - install everything, check stubs and lint, run all tests"
 	@echo "make bench   - benchmarks against the bare engines (slow)"
+	@echo "make web     - build the web app (web/ -> web/dist, served by the gateway at /)"
 	@echo "make proto   - regenerate gRPC stubs from proto/"
 	@echo "make images  - build one container image per service (needs a Docker engine)"
 	@echo "make chart-test - lint and render the Helm charts with a real helm"
@@ -31,6 +32,14 @@ $(UV):
 install: | $(UV)
 	@$(UV) sync --frozen --quiet
 	@./scripts/install-system-packages.sh
+
+# Debian packages only the tests use (Chromium for the web app's browser tests).
+test-tools:
+	@./scripts/install-system-packages.sh tests/system-packages.txt
+
+# The web app (web/ -> web/dist), rebuilt with npm when its sources change.
+web:
+	@./scripts/build-web.sh
 
 # MinIO, FerretDB and helm, built once with Go into $(BIN_DIR).
 servers:
@@ -48,16 +57,16 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy gateway services clients scripts
 
-test: install servers proto-check lint
+test: install servers test-tools web proto-check lint
 	$(PY) -m pytest -q -rs
 
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e" tests/unit
 
-run: install
+run: install web
 	$(PY) scripts/mesh.py
 
-bench: install servers
+bench: install servers test-tools web
 	$(PY) -m bench
 
 SERVICES := gateway $(filter-out common,$(notdir $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))))
@@ -77,4 +86,4 @@ chart-test: install servers chart-lint
 	$(PY) -m pytest -q tests/delivery
 
 clean:
-	rm -rf .transmute .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .transmute .pytest_cache .mypy_cache .ruff_cache web/dist web/node_modules

@@ -25,6 +25,7 @@ from bench.auth import run_auth
 from bench.common import MIB, RESULTS, report, wait_final
 from bench.model3d import run_model3d
 from bench.pdf import run_pdf
+from bench.webapp import bench_webapp
 from scripts.mesh import Mesh
 from tests.images import gradient
 
@@ -169,6 +170,7 @@ def run_embedded(args: argparse.Namespace, work: Path) -> None:
             bench_overhead(client, work, 20 if args.quick else 100)
             bench_throughput(client, 50 if args.quick else 200)
             bench_upload(client, mesh, (128 if args.quick else 1024) * MIB, "directory store")
+        bench_webapp(mesh, 3 if args.quick else 10)
     finally:
         mesh.stop()
 

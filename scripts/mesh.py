@@ -32,6 +32,7 @@ SERVICES = {  # name -> python module; converters are listed in CONVERTERS too
     "gateway": "transmute_gateway",
 }
 CONVERTERS = ["image", "audio", "pdf", "model3d"]
+ROOT = Path(__file__).resolve().parent.parent
 # The converters' gRPC ports.
 DEFAULT_PORTS = {"image": 50061, "audio": 50062, "pdf": 50063, "model3d": 50064}
 
@@ -123,6 +124,7 @@ class Mesh:
             ",".join(f'"{c}":"127.0.0.1:{p}"' for c, p in self.converter_ports.items())
         )
         env["TRANSMUTE_WORK_DIR"] = str(self.state_dir / "work")
+        env.setdefault("TRANSMUTE_WEB_DIR", str(ROOT / "web" / "dist"))
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,13 @@ def ferretdb(servers_dir: Path) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def mongo_url(ferretdb: Server) -> str:
     return f"mongodb://127.0.0.1:{ferretdb.port}/transmute"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Names the web app's screenshots taken by this run (tests/browser.py)."""
+    browser = sys.modules.get("tests.browser")
+    shots = getattr(browser, "SCREENSHOTS", [])
+    if shots:
+        terminalreporter.section("web app screenshots")
+        for path in shots:
+            terminalreporter.write_line(str(path))

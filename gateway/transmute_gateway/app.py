@@ -25,7 +25,7 @@ from transmute_common.memory import settle_after_start
 from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import tracing_enabled
-from transmute_gateway import admin, rest
+from transmute_gateway import admin, rest, webapp
 from transmute_gateway.authn import Authenticator
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings
@@ -126,6 +126,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     rest.install(app)
     app.include_router(admin.router)
+    webapp.install(app, settings.web_dir)
     app.add_middleware(
         BodyLimit, limit=settings.max_json_bytes, exempt=("/v1/files", "/v1/convert")
     )
@@ -138,7 +139,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             expose_headers=["retry-after", "location", "www-authenticate"],
             max_age=600,
         )
-    app.add_middleware(SecurityHeaders, hsts=settings.hsts)
+    app.add_middleware(SecurityHeaders, hsts=settings.hsts, store_url=settings.s3_public_url)
     app.add_middleware(RequestMetrics)  # outermost: refusals by BodyLimit count too
     if tracing_enabled():
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

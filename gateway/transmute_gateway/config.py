@@ -55,3 +55,5 @@ class GatewaySettings(Settings):
     # Strict-Transport-Security on every answer, for TLS that ends before the gateway
     # (an ingress); requests that arrive over TLS get it anyway.
     hsts: bool = False
+    # The built web app (web/dist) served at `/`; empty or missing: `/` says so.
+    web_dir: str = ""

@@ -27,7 +27,7 @@ DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 def build_stage_runs() -> list[list[str]]:
     """The RUN instructions of the build stage, continuation lines joined."""
     text = DOCKERFILE.read_text().replace("\\\n", " ")
-    build = text.split("\nFROM ")[1]
+    [build] = [stage for stage in text.split("\nFROM ") if " AS build\n" in stage]
     lines = [line for line in build.splitlines() if line.startswith("RUN ")]
     return [shlex.split(line.removeprefix("RUN ")) for line in lines]
 
@@ -42,7 +42,8 @@ def test_one_image_definition_for_every_service() -> None:
     text = DOCKERFILE.read_text()
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M)
     assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base.group(1))
-    assert len(re.findall(r"^FROM ", text, re.M)) == 2
+    # The web app's build, the services' build, the runtime.
+    assert len(re.findall(r"^FROM ", text, re.M)) == 3
     assert re.search(r"^ARG SERVICE$", text, re.M)
     final_stage = text.split("\nFROM ")[-1]
     assert "USER 10001:10001" in final_stage
@@ -63,7 +64,18 @@ def test_every_service_has_the_entry_point_the_image_runs(name: str) -> None:
 
 def test_dockerignore_keeps_the_context_small() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".git", ".venv", "tests", "charts"} <= set(ignored)
+    assert {".git", ".venv", "tests", "charts", "web/node_modules", "web/dist"} <= set(ignored)
+
+
+def test_the_gateway_image_serves_the_web_app_built_as_make_builds_it() -> None:
+    text = DOCKERFILE.read_text()
+    web = next(stage for stage in text.split("\nFROM ") if " AS web\n" in stage)
+    runs = [ln.removeprefix("RUN ").split() for ln in web.splitlines() if ln.startswith("RUN ")]
+    assert runs == [["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "build"]]
+    build_script = (ROOT / "scripts" / "build-web.sh").read_text()
+    assert "npm ci" in build_script and "npm run --silent build" in build_script
+    assert "mv /opt/web /opt/venv/web" in text
+    assert re.search(r"TRANSMUTE_WEB_DIR=/opt/venv/web", text.split("\nFROM ")[-1])
 
 
 @pytest.mark.parametrize("name", sorted(service_names()))

@@ -19,9 +19,11 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from scripts.mesh import Mesh, free_port
 from tests import images
+from tests.browser import Shots, card, chromium, drop_files, open_app
 from tests.e2e.conftest import final_state
 from tests.identity_provider import IdentityProvider, identity_provider
 from transmute.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -459,3 +461,46 @@ def test_the_cli_and_sdk_carry_the_key(secured: Secured, tmp_path: Path) -> None
         assert row["job_id"] in {j.id for j in tm.jobs()[0]}
     with Client(secured.mesh.url, api_key=key + "x") as tm, pytest.raises(AuthenticationError):
         tm.jobs()
+
+
+def test_the_web_app_with_an_api_key(secured: Secured, tmp_path: Path) -> None:
+    """The browser app on the second replica: asks for a key when refused, keeps it for
+    the tab, converts and downloads through a signed link, and shows only the tenant's
+    own history."""
+    owner = secured.key(secured.tenant("web"), "user")
+    other = secured.key(secured.tenant("web-other"), "user")
+    shots = Shots(tmp_path)
+    with chromium() as browser:
+        context = browser.new_context(accept_downloads=True)
+        page = open_app(context.new_page(), secured.replica)
+        drop_files(page, "label.drop", [("first.png", "image/png", images.png(30, 20))])
+        dialog = page.get_by_role("dialog", name="API key")
+        expect(dialog).to_be_visible()  # the upload was refused: the app asks for a key
+        expect(card(page, "first.png").get_by_role("alert")).to_contain_text("needs an API key")
+        dialog.get_by_label("Key").fill(owner)
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog).to_be_hidden()
+        assert page.evaluate("sessionStorage.getItem('transmute.api-key')") == owner
+
+        drop_files(page, "label.drop", [("second.png", "image/png", images.png(30, 20))])
+        second = card(page, "second.png")
+        second.get_by_label("Target format for second.png").select_option("webp")
+        second.get_by_role("button", name="Convert").click()
+        expect(second).to_have_attribute("data-status", "succeeded", timeout=60_000)
+        with page.expect_download() as caught:
+            second.get_by_role("button", name="Download second.webp").click()
+        assert caught.value.url.split("?")[0].endswith("/second.webp")
+        assert "signature=" in caught.value.url or "X-Amz-Signature" in caught.value.url
+        assert Path(caught.value.path()).read_bytes()[8:12] == b"WEBP"
+        job_id = second.locator("[data-job]").get_attribute("data-job")
+        page.get_by_role("link", name="History").click()
+        expect(page.locator(f"tr[data-job='{job_id}']")).to_be_visible()
+        shots(page, "history-with-key")
+
+        # Another tenant's key, same tab: that history holds none of these jobs.
+        page.get_by_role("button", name="API key").click()
+        page.get_by_role("dialog", name="API key").get_by_label("Key").fill(other)
+        page.get_by_role("dialog", name="API key").get_by_role("button", name="Save").click()
+        expect(page.get_by_text("No jobs yet.")).to_be_visible()
+        expect(page.locator(f"tr[data-job='{job_id}']")).to_have_count(0)
+        context.close()
