@@ -14,8 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from scripts.mesh import Mesh
-from tests import images
+from tests import images, media, models
 from tests.browser import Shots, card, chromium, drop_files, first_load, open_app
+from tests.documents import text_pdf
 from tests.e2e.conftest import convert, final_state
 from tests.e2e.test_resilience import noisy_jpeg
 
@@ -111,6 +112,44 @@ def test_a_failing_file_shows_its_error(page: Page, shots: Shots) -> None:
     message = broken.get_by_role("alert").inner_text()
     assert "invalid" in message.lower() or "corrupt" in message.lower(), message
     shots(page, "failed")
+
+
+def test_previews_of_audio_pdf_and_3d(page: Page, shots: Shots, tmp_path: Path) -> None:
+    """Drawn from the local file: the browser's player, pdf.js's first page (loaded on
+    first use), model-viewer for GLB; each file is then offered what its converter does."""
+    wav = media.tone(tmp_path / "tone.wav", "wav", seconds=2.0).read_bytes()
+    pdf = text_pdf(tmp_path / "doc.pdf", ["First page", "Second page"]).read_bytes()
+    glb = models.sphere(2).export(file_type="glb")
+    drop_files(
+        page,
+        "label.drop",
+        [
+            ("tone.wav", "audio/wav", wav),
+            ("doc.pdf", "application/pdf", pdf),
+            ("ball.glb", "model/gltf-binary", glb),
+        ],
+    )
+    tone, doc, ball = card(page, "tone.wav"), card(page, "doc.pdf"), card(page, "ball.glb")
+    for c, fmt in ((tone, "wav"), (doc, "pdf"), (ball, "glb")):
+        expect(c.locator(".format")).to_have_text(fmt)
+    page.wait_for_function("document.querySelector('audio.preview').duration > 1.9", timeout=10_000)
+    # The first page, drawn: a page-shaped canvas with dark (text) pixels on it.
+    page.wait_for_function(
+        """() => { const c = document.querySelector('canvas.preview');
+                   if (!c || c.height <= c.width) return false;
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   for (let i = 0; i < d.length; i += 4) if (d[i] < 128) return true;
+                   return false; }""",
+        timeout=20_000,
+    )
+    page.wait_for_function(
+        "document.querySelector('model-viewer')?.loaded === true", timeout=30_000
+    )
+    # Operations follow the sniffed type: the PDF's include merge, the model's decimate.
+    doc_ops = doc.locator("select").first.locator("option").all_inner_texts()
+    assert {"compress", "merge", "to images"} <= set(doc_ops)
+    assert "decimate" in ball.locator("select").first.locator("option").all_inner_texts()
+    shots(page, "previews")
 
 
 def test_cancel_stops_a_running_job(page: Page, mesh: Mesh, shots: Shots) -> None:

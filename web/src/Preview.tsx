@@ -8,7 +8,9 @@ const AUDIO = ["mp3", "m4a", "aac", "ogg", "opus", "flac", "wav", "webm"];
 const MODELS = ["glb", "gltf"];
 
 function kindOf(file: File, format: string): string {
-  const f = format || file.type.split("/")[1] || "";
+  // The gateway's verdict from the bytes once uploaded; until then the name's extension
+  // (only to pick a viewer: each viewer parses the content itself).
+  const f = format || file.name.split(".").pop()?.toLowerCase() || "";
   if (IMAGES.includes(f) || (!format && file.type.startsWith("image/"))) return "image";
   if (AUDIO.includes(f) || (!format && file.type.startsWith("audio/"))) return "audio";
   if (f === "pdf") return "pdf";
