@@ -13,6 +13,7 @@ from transmute_common.errors import InvalidArgument, NotFound
 from transmute_common.keys import ApiKey, check_key_id
 from transmute_common.logging import get_logger
 from transmute_common.tracing import current_trace_id
+from transmute_common.webhooks import tenant_secret
 from transmute_gateway.authn import Authenticator
 from transmute_gateway.identity import Principal
 from transmute_gateway.rest import Gw, errors, requires
@@ -89,6 +90,26 @@ async def revoke_key(key_id: str, gw: Gw, who: Admin) -> dict[str, Any]:
 )
 async def usage(gw: Gw, who: Admin) -> dict[str, Any]:
     return await gw.quotas.usage(who)
+
+
+@router.get(
+    "/webhooks/secret",
+    summary="The tenant's webhook signing secret (Standard Webhooks, whsec_...)",
+    responses=errors(401, 403),
+)
+async def webhook_secret(gw: Gw, who: Admin) -> dict[str, Any]:
+    return {"secret": await tenant_secret(gw.jobs.access, who.tenant)}
+
+
+@router.post(
+    "/webhooks/secret",
+    summary="A new webhook signing secret; deliveries sign with it from now on",
+    responses=errors(401, 403),
+)
+async def rotate_webhook_secret(gw: Gw, who: Admin) -> dict[str, Any]:
+    secret = await tenant_secret(gw.jobs.access, who.tenant, rotate=True)
+    log.info("webhook_secret_rotated", tenant=who.tenant, by=who.key_id)
+    return {"secret": secret}
 
 
 @router.post(

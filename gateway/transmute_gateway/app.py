@@ -25,7 +25,7 @@ from transmute_common.memory import settle_after_start
 from transmute_common.objectstore import open_object_store
 from transmute_common.readiness import Readiness
 from transmute_common.tracing import tracing_enabled
-from transmute_gateway import admin, rest, webapp
+from transmute_gateway import admin, rest, tus, webapp
 from transmute_gateway.authn import Authenticator
 from transmute_gateway.catalog import Catalog
 from transmute_gateway.config import GatewaySettings
@@ -36,6 +36,7 @@ from transmute_gateway.limits import BodyLimit
 from transmute_gateway.links import Links
 from transmute_gateway.metrics import RequestMetrics
 from transmute_gateway.oidc import JwksCache, OidcVerifier
+from transmute_gateway.resumable import ResumableUploads
 
 log = get_logger(__name__)
 
@@ -95,6 +96,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         stop = asyncio.Event()
         watching = asyncio.create_task(watch.run(stop))
         app.state.gateway = gw
+        app.state.resumable = ResumableUploads(
+            gw, settings.s3_part_size, settings.tus_expiry_seconds
+        )
         app.state.readiness = readiness
         app.state.grpc_port = port
         settle_after_start()
@@ -126,17 +130,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     rest.install(app)
     app.include_router(admin.router)
+    app.include_router(tus.router)
     webapp.install(app, settings.web_dir)
     app.add_middleware(
-        BodyLimit, limit=settings.max_json_bytes, exempt=("/v1/files", "/v1/convert")
+        BodyLimit,
+        limit=settings.max_json_bytes,
+        exempt=("/v1/files", "/v1/convert", "/v1/uploads"),
     )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "POST", "DELETE"],
-            allow_headers=["authorization", "content-type", "idempotency-key"],
-            expose_headers=["retry-after", "location", "www-authenticate"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "idempotency-key", *tus.REQUEST],
+            expose_headers=["retry-after", "location", "www-authenticate", *tus.RESPONSE],
             max_age=600,
         )
     app.add_middleware(SecurityHeaders, hsts=settings.hsts, store_url=settings.s3_public_url)

@@ -55,5 +55,7 @@ class GatewaySettings(Settings):
     # Strict-Transport-Security on every answer, for TLS that ends before the gateway
     # (an ingress); requests that arrive over TLS get it anyway.
     hsts: bool = False
+    # How long an unfinished tus upload may be resumed (Upload-Expires).
+    tus_expiry_seconds: int = Field(default=86400, ge=60)
     # The built web app (web/dist) served at `/`; empty or missing: `/` says so.
     web_dir: str = ""

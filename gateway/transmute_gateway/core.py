@@ -27,8 +27,9 @@ from transmute_common.expiry import mark_upload
 from transmute_common.formats import format_of
 from transmute_common.jobs import FileRef, Job, JobError, new_id, utcnow
 from transmute_common.jobs_client import JobsClient
-from transmute_common.objectstore import ObjectStore
+from transmute_common.objectstore import ObjectInfo, ObjectStore
 from transmute_common.tracing import current_trace_id
+from transmute_common.webhooks import check_target, networks
 from transmute_gateway import metrics
 from transmute_gateway.catalog import Catalog, validate_options
 from transmute_gateway.config import GatewaySettings
@@ -105,6 +106,7 @@ class Gateway:
         self.bus = bus
         self.catalog = catalog
         self.limiter = RateLimiter(settings.submit_rate_per_minute, settings.submit_burst)
+        self.webhook_networks = networks(settings.webhook_allowed_networks)
 
     # --- files --------------------------------------------------------------------------
 
@@ -119,10 +121,22 @@ class Gateway:
         if not head:
             raise InvalidArgument("the file is empty", code="empty_file")
         media_type = sniff(head)
-        fmt = format_of(media_type)
         file_id = new_id()
         key = upload_key(tenant, file_id)
         info = await self.store.put(key, limited(stream, limit), media_type)
+        try:
+            await self.quotas.count_upload(who, info.size)
+        except BaseException:
+            await self.store.delete_prefix(key)
+            raise
+        return await self.register(who, file_id, filename, info, media_type)
+
+    async def register(
+        self, who: Principal, file_id: str, filename: str | None, info: ObjectInfo, media_type: str
+    ) -> UploadedFile:
+        """Makes a stored object a file jobs can name: its record, and its expiry."""
+        key = upload_key(who.tenant, file_id)
+        fmt = format_of(media_type)
         uploaded = UploadedFile(
             file_id,
             clean_filename(filename),
@@ -132,11 +146,10 @@ class Gateway:
             fmt.name if fmt else "unknown",
         )
         try:
-            await self.quotas.count_upload(who, info.size)
             await self.store.put_json(key + ".json", asdict(uploaded))
             keep = await self.quotas.retention(who, self.settings.result_ttl_seconds)
             expires = utcnow() + timedelta(seconds=keep)
-            await mark_upload(self.store, tenant, file_id, expires)
+            await mark_upload(self.store, who.tenant, file_id, expires)
         except BaseException:
             await self.store.delete_prefix(key)
             raise
@@ -179,6 +192,7 @@ class Gateway:
         idempotency_key: str = "",
         operation: str = "",
         cache: bool = True,
+        webhook_url: str = "",
     ) -> Job:
         if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
             raise InvalidArgument(
@@ -197,6 +211,9 @@ class Gateway:
         check_options_shape(options)
         options = validate_options(options, service.options, operation)
         key = result_key(service, operation, target, files, options) if cache else ""
+        webhook_url = webhook_url.strip() or await self.quotas.default_webhook(who)
+        if webhook_url:
+            await check_target(webhook_url, self.webhook_networks)
         job, _ = await self.jobs.create(
             tenant=tenant,
             service=service.service,
@@ -208,6 +225,7 @@ class Gateway:
             trace_id=current_trace_id(),
             ttl_seconds=await self.quotas.retention(who, 0),
             cache_key=key,
+            webhook_url=webhook_url,
         )
         if job.status.terminal:
             return job

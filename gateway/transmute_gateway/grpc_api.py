@@ -106,6 +106,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             request.idempotency_key,
             request.operation,
             not request.no_cache,
+            request.webhook_url,
         )
         return job_message(job)
 

@@ -80,16 +80,24 @@ class Quotas:
         )
         self._tenants: dict[str, tuple[dict[str, Any], float]] = {}
 
+    async def _stored(self, tenant: str) -> dict[str, Any]:
+        cached = self._tenants.get(tenant)
+        if cached is None or cached[1] < time.monotonic():
+            overrides = await self._access.get_tenant(tenant)
+            cached = (overrides, time.monotonic() + TENANT_CACHE_SECONDS)
+            self._tenants[tenant] = cached
+        return cached[0]
+
     async def limits(self, who: Principal) -> Limits:
         base = self.guest_defaults if who.role == "guest" else self.defaults
         if not who.key_id:  # authentication off: the settings' defaults, nothing stored
             return base
-        cached = self._tenants.get(who.tenant)
-        if cached is None or cached[1] < time.monotonic():
-            overrides = await self._access.get_tenant(who.tenant)
-            cached = (overrides, time.monotonic() + TENANT_CACHE_SECONDS)
-            self._tenants[who.tenant] = cached
-        return base.merged(cached[0])
+        return base.merged(await self._stored(who.tenant))
+
+    async def default_webhook(self, who: Principal) -> str:
+        """The tenant's default webhook URL (transmute-admin tenants set), or ''."""
+        url = (await self._stored(who.tenant)).get("webhook_url", "")
+        return url if isinstance(url, str) else ""
 
     async def retention(self, who: Principal, default: int) -> int:
         """Seconds the caller's jobs and uploads are kept."""

@@ -45,6 +45,12 @@ class JobRequest(BaseModel):
         default=True,
         description="false: convert again even when an identical job's result is kept",
     )
+    webhook_url: str = Field(
+        default="",
+        max_length=2048,
+        description="a public http(s) URL that receives the job's final state, signed "
+        "(Standard Webhooks); empty: the tenant's default, if any",
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -114,6 +120,11 @@ CONVERT_BODY = {
                             "enum": ["true", "false"],
                             "description": "false: convert again even when an identical "
                             "job's result is kept",
+                        },
+                        "webhook_url": {
+                            "type": "string",
+                            "maxLength": 2048,
+                            "description": "receives the job's final state, signed",
                         },
                     },
                 }
@@ -238,7 +249,14 @@ async def create_job(
 ) -> dict[str, Any]:
     files = await gw.files(who.tenant, body.inputs)
     job = await gw.submit(
-        who, files, body.target, body.options, idempotency_key or "", body.operation, body.cache
+        who,
+        files,
+        body.target,
+        body.options,
+        idempotency_key or "",
+        body.operation,
+        body.cache,
+        body.webhook_url,
     )
     return job_view(job)
 
@@ -275,6 +293,7 @@ async def convert(
             idempotency_key or "",
             fields.get("operation", ""),
             fields.get("cache", "true").strip().lower() not in ("false", "0", "no"),
+            fields.get("webhook_url", ""),
         )
     except BaseException:
         await gw.discard(tenant, uploaded.id)

@@ -9,20 +9,13 @@ from google.protobuf import json_format
 
 from transmute.gateway.v1 import gateway_pb2
 from transmute_common.errors import TransmuteError
-from transmute_common.jobs import Job, job_to_json
+from transmute_common.jobs import Job, public_job
 from transmute_common.logging import get_logger
 
 log = get_logger(__name__)
 
 
-def job_view(job: Job) -> dict[str, Any]:
-    data = job_to_json(job)
-    for public, ref in zip(data["inputs"], job.inputs, strict=True):
-        public["file_id"] = ref.key.rsplit("/", 1)[-1]
-    for out in data["outputs"]:
-        out["url"] = f"/v1/jobs/{job.id}/outputs/{out['name']}"
-    data["links"] = {"self": f"/v1/jobs/{job.id}", "events": f"/v1/jobs/{job.id}/events"}
-    return data
+job_view = public_job
 
 
 def job_message(job: Job) -> gateway_pb2.Job:

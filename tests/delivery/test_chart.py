@@ -196,6 +196,21 @@ def test_keda_reaches_nats_by_a_fully_qualified_name(helm: str) -> None:
         assert scaled["spec"]["triggers"][0]["metadata"]["natsServerMonitoringEndpoint"] == expected
 
 
+def test_the_jobs_service_reaches_public_webhook_targets_only(docs: list[dict[str, Any]]) -> None:
+    policies = [parse(p) for p in by_kind(docs, "NetworkPolicy").values()]
+    [jobs] = [p for p in policies if p.metadata.name.endswith("transmute-jobs")]
+    webhook_rules = [
+        rule
+        for rule in jobs.spec.egress
+        for peer in rule.to
+        if peer.ip_block is not None and peer.ip_block._except
+    ]
+    [rule] = webhook_rules
+    assert {p.port for p in rule.ports} == {80, 443}
+    closed = set(rule.to[0].ip_block._except)
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= closed
+
+
 def test_network_policies_cover_every_workload(docs: list[dict[str, Any]]) -> None:
     policies = [parse(p) for p in by_kind(docs, "NetworkPolicy").values()]
     deployments = [parse(d) for d in by_kind(docs, "Deployment").values()]

@@ -138,6 +138,11 @@ def mesh_env(collector_port: int) -> dict[str, str]:
         "TRANSMUTE_ACK_WAIT_SECONDS": "4",
         "TRANSMUTE_HEARTBEAT_SECONDS": "1",
         "TRANSMUTE_REDELIVERY_BACKOFF": "[0.5]",
+        # Webhook receivers of the tests listen on loopback; retries come quickly.
+        "TRANSMUTE_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+        "TRANSMUTE_WEBHOOK_BACKOFF_SECONDS": "0.3",
+        "TRANSMUTE_WEBHOOK_MAX_BACKOFF_SECONDS": "1",
+        "TRANSMUTE_WEBHOOK_RETRY_SECONDS": "30",
     }
 
 

@@ -504,3 +504,22 @@ def test_the_web_app_with_an_api_key(secured: Secured, tmp_path: Path) -> None:
         expect(page.get_by_text("No jobs yet.")).to_be_visible()
         expect(page.locator(f"tr[data-job='{job_id}']")).to_have_count(0)
         context.close()
+
+
+def test_resumable_uploads_belong_to_their_tenant(secured: Secured, api: httpx.Client) -> None:
+    owner = secured.key(secured.tenant("tus"), "user")
+    other = secured.key(secured.tenant("tus-other"), "user")
+    tus = {"Tus-Resumable": "1.0.0"}
+    assert api.post("/v1/uploads", headers={**tus, "Upload-Length": "4"}).status_code == 401
+    created = api.post("/v1/uploads", headers={**tus, "Upload-Length": "4", **bearer(owner)})
+    assert created.status_code == 201, created.text
+    where = created.headers["location"]
+    patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    assert api.head(where, headers={**tus, **bearer(other)}).status_code == 404
+    stolen = api.patch(where, content=b"evil", headers={**patch, **bearer(other)})
+    assert stolen.status_code == 404
+    assert api.delete(where, headers={**tus, **bearer(other)}).status_code == 404
+    done = api.patch(where, content=b"mine", headers={**patch, **bearer(owner)})
+    assert done.status_code == 204 and done.headers["upload-offset"] == "4"
+    assert api.get(where, headers=bearer(other)).status_code == 404
+    assert api.get(where, headers=bearer(owner)).json()["size"] == 4

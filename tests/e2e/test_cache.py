@@ -33,7 +33,10 @@ def test_the_same_request_is_served_from_the_kept_result(mesh: Mesh, api: httpx.
     assert cached["id"] != done["id"] and cached["expires_at"] == done["expires_at"]
     assert cached["progress"]["percent"] == 100
     original = api.get(done["outputs"][0]["url"]).content
-    assert api.get(cached["outputs"][0]["url"]).content == original
+    # The same stored output, named after this job's input.
+    assert [o["name"] for o in cached["outputs"]] == ["b.webp"]
+    reused = api.get(cached["outputs"][0]["url"])
+    assert reused.content == original and "b.webp" in reused.headers["content-disposition"]
     assert images.dimensions(original)[0] == 120
     assert final_state(api, cached["id"])["cached"] is True
     # Other options, another target, or asking for a fresh conversion: converted.

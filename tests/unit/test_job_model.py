@@ -101,3 +101,37 @@ def test_public_json_hides_object_keys() -> None:
     assert "key" not in data["outputs"][0]
     assert "key" not in data["inputs"][0]
     assert data["status"] == "succeeded"
+
+
+def test_a_cached_result_is_named_after_the_new_jobs_input() -> None:
+    earlier = model.complete(
+        new_job(),
+        [
+            FileRef(key="tenants/default/jobs/e/a.webp", name="a.webp"),
+            FileRef(key="tenants/default/jobs/e/other.txt", name="other.txt"),
+        ],
+    )
+    job = new_job().model_copy(
+        update={"inputs": [FileRef(key="tenants/default/uploads/y", name="holiday.photo.jpg")]}
+    )
+    cached = model.from_cache(job, earlier)
+    assert cached.cached and cached.status is JobStatus.SUCCEEDED
+    assert [(f.name, f.key) for f in cached.outputs] == [
+        ("holiday.photo.webp", "tenants/default/jobs/e/a.webp"),  # the same stored object
+        ("other.txt", "tenants/default/jobs/e/other.txt"),
+    ]
+
+
+def test_webhook_state_round_trips_and_keeps_the_newest_attempts() -> None:
+    job = model.complete(new_job(), [])
+    at = model.utcnow()
+    for n in range(model.MAX_WEBHOOK_ATTEMPTS_KEPT + 5):
+        job = model.webhook_attempt(
+            job, model.WebhookAttempt(at=at, status_code=500 + n % 3, error="HTTP 500"), "pending"
+        )
+    job = model.webhook_attempt(job, model.WebhookAttempt(at=at, status_code=200), "delivered")
+    assert job.webhook is not None and job.webhook.state == "delivered"
+    assert len(job.webhook.attempts) == model.MAX_WEBHOOK_ATTEMPTS_KEPT
+    assert job.webhook.attempts[-1].status_code == 200 and job.webhook.delivered_at == at
+    back = model.job_from_pb(model.job_to_pb(job.model_copy(update={"webhook_url": "https://x/y"})))
+    assert back.webhook == job.webhook and back.webhook_url == "https://x/y"

@@ -46,3 +46,21 @@ def test_key_tokens() -> None:
     assert parse_token("tm_" + "a" * 16) is None and parse_token(token + "=") is None
     with pytest.raises(InvalidArgument):
         new_key("acme", "root")
+
+
+def test_webhook_settings_are_checked() -> None:
+    from transmute_common.webhooks import new_secret
+
+    secret = new_secret()
+    clean = check_overrides(
+        {"webhook_url": "https://hooks.example.com/t", "webhook_secret": secret}
+    )
+    assert clean == {"webhook_url": "https://hooks.example.com/t", "webhook_secret": secret}
+    for bad in (
+        {"webhook_url": "ftp://x/y"},
+        {"webhook_url": "https://u:p@x/y"},
+        {"webhook_secret": "plain"},
+        {"webhook_secret": "whsec_short"},
+    ):
+        with pytest.raises(InvalidArgument):
+            check_overrides(bad)

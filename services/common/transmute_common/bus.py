@@ -8,6 +8,9 @@
   while no jobs service listens, and each is acked only once its job is failed.
 * ``jobs.events.<tenant>.<job id>`` (core NATS) carries every job change from the jobs
   service replica that made it to every replica with a watcher.
+* ``webhooks.<tenant>.<job id>`` (a third stream) holds one message per finished job
+  with a webhook, until a jobs service replica has delivered it or given up: retries
+  wait in the stream (``nak`` with a delay), so they outlive a restart.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ DUPLICATE_WINDOW_SECONDS = 600.0
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.*"
 ADVISORY_CONSUMER = "jobs-exhausted"
 ADVISORY_MAX_AGE_SECONDS = 7 * 86400
+WEBHOOK_STREAM = "WEBHOOKS"
+WEBHOOK_CONSUMER = "webhooks"
+WEBHOOK_MAX_AGE_SECONDS = 2 * 86400  # beyond the 24 h of retries
 
 
 class ConversionRequest(BaseModel):
@@ -187,6 +193,89 @@ class Bus:
                 max_age=ADVISORY_MAX_AGE_SECONDS,
             )
         )
+
+    async def ensure_webhook_stream(self) -> None:
+        await self._add_or_update(
+            StreamConfig(
+                name=WEBHOOK_STREAM,
+                subjects=["webhooks.>"],
+                retention=RetentionPolicy.WORK_QUEUE,
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                max_age=WEBHOOK_MAX_AGE_SECONDS,
+            )
+        )
+
+    async def publish_webhook(self, job: Job) -> None:
+        """Queues the delivery of a finished job's webhook (once per job: the job id is
+        the message id)."""
+        try:
+            await self.js.publish(
+                f"webhooks.{job.tenant}.{job.id}",
+                b"",
+                headers={MSG_ID: job.id, JOB_HEADER: job.id, TENANT_HEADER: job.tenant},
+                stream=WEBHOOK_STREAM,
+            )
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise Unavailable(f"message bus unavailable: {exc}", code="bus_unavailable") from exc
+
+    async def consume_webhooks(
+        self,
+        deliver: Callable[[str, str], Awaitable[float | None]],
+        ack_wait: float,
+        stop: asyncio.Event,
+    ) -> None:
+        """Calls ``deliver(tenant, job_id)`` for each queued webhook: None acks it (done:
+        delivered or given up), a number hands it back to be delivered again after that
+        many seconds. One durable consumer for every jobs service replica."""
+        config = ConsumerConfig(
+            durable_name=WEBHOOK_CONSUMER,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=ack_wait,
+            max_deliver=-1,
+        )
+
+        async def handle(msg: Msg) -> None:
+            headers = msg.headers or {}
+            tenant, job_id = headers.get(TENANT_HEADER, ""), headers.get(JOB_HEADER, "")
+            delay = await deliver(tenant, job_id) if tenant and job_id else None
+            if delay is None:
+                await msg.ack()
+            else:
+                await msg.nak(delay=delay)
+
+        await self._pull(WEBHOOK_STREAM, config, handle, stop)
+
+    async def _pull(
+        self,
+        stream: str,
+        config: ConsumerConfig,
+        handle: Callable[[Msg], Awaitable[None]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Fetches from a durable pull consumer until ``stop``; a message whose handler
+        raised is handed back after the usual backoff."""
+        await self._add_or_update_consumer(stream, config)
+        sub = await self.js.pull_subscribe_bind(durable=config.durable_name or "", stream=stream)
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(batch=10, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except nats.errors.Error as exc:
+                log.warning("fetch_failed", stream=stream, error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                try:
+                    await handle(msg)
+                except Exception:
+                    log.exception("message_not_handled", stream=stream)
+                    with contextlib.suppress(Exception):
+                        await msg.nak(delay=self.backoff(msg.metadata.num_delivered or 1))
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
     @property
     def advisory_stream(self) -> str:
@@ -361,40 +450,20 @@ class Bus:
         then removes the request from the stream. The advisories come from their own
         stream through a durable consumer shared by the jobs service's replicas: one is
         acked only after the callback returned, so a failing callback sees it again."""
-        await self._add_or_update_consumer(
-            self.advisory_stream,
-            ConsumerConfig(
-                durable_name=ADVISORY_CONSUMER,
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                ack_wait=self.settings.ack_wait_seconds,
-                max_deliver=-1,
-            ),
+        config = ConsumerConfig(
+            durable_name=ADVISORY_CONSUMER,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.settings.ack_wait_seconds,
+            max_deliver=-1,
         )
-        sub = await self.js.pull_subscribe_bind(
-            durable=ADVISORY_CONSUMER, stream=self.advisory_stream
-        )
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(batch=10, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except nats.errors.Error as exc:
-                log.warning("fetch_failed", error=str(exc))
-                await asyncio.sleep(0.5)
-                continue
-            for msg in msgs:
-                try:
-                    await self._exhausted(msg, callback)
-                except Exception:
-                    log.exception("exhausted_delivery_not_handled")
-                    with contextlib.suppress(Exception):
-                        await msg.nak(delay=self.backoff(msg.metadata.num_delivered or 1))
-                    continue
-                with contextlib.suppress(Exception):
-                    await msg.ack()
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+
+        async def handle(msg: Msg) -> None:
+            await self._exhausted(msg, callback)
+            with contextlib.suppress(Exception):
+                await msg.ack()
+
+        await self._pull(self.advisory_stream, config, handle, stop)
 
     async def _exhausted(
         self, advisory_msg: Msg, callback: Callable[[str, str, int], Awaitable[None]]

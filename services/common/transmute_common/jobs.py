@@ -78,6 +78,22 @@ def job_id_for(tenant: str, idempotency_key: str | None) -> str:
     return sha256(f"{tenant}\0{idempotency_key}".encode()).hexdigest()[:32]
 
 
+class WebhookAttempt(BaseModel):
+    at: datetime
+    status_code: int = 0  # the receiver's HTTP status; 0 when none came
+    error: str = ""  # why it did not count as delivered
+    duration_ms: float = 0.0
+
+
+class Webhook(BaseModel):
+    state: str = "pending"  # pending, delivered, failed (gave up)
+    attempts: list[WebhookAttempt] = []
+    delivered_at: datetime | None = None
+
+
+MAX_WEBHOOK_ATTEMPTS_KEPT = 100
+
+
 class Job(BaseModel):
     id: str = Field(default_factory=new_id)
     tenant: str
@@ -102,6 +118,8 @@ class Job(BaseModel):
     idempotency_key: str | None = None
     cache_key: str | None = None
     cached: bool = False
+    webhook_url: str = ""
+    webhook: Webhook | None = None
 
     @model_validator(mode="after")
     def _updated_since_creation(self) -> Job:
@@ -158,14 +176,29 @@ def complete(job: Job, outputs: list[FileRef]) -> Job:
     )
 
 
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+
+
 def from_cache(job: Job, earlier: Job) -> Job:
-    """A new job completed at once with an identical earlier job's outputs; it is kept as
-    long as they are."""
+    """A new job completed at once with an identical earlier job's outputs (the same
+    stored objects); it is kept as long as they are. Outputs named after the earlier
+    job's input are named after this job's (photo.webp, not the other file's name)."""
     now = utcnow()
+    outputs = earlier.outputs
+    if job.inputs and earlier.inputs:
+        old, new = _stem(earlier.inputs[0].name), _stem(job.inputs[0].name)
+        if old and new and old != new:
+            outputs = [
+                f.model_copy(update={"name": new + f.name[len(old) :]})
+                if f.name.startswith(old)
+                else f
+                for f in outputs
+            ]
     return job.model_copy(
         update={
             "status": JobStatus.SUCCEEDED,
-            "outputs": earlier.outputs,
+            "outputs": outputs,
             "progress": Progress(percent=100.0, phase="done", message="from cache"),
             "started_at": now,
             "finished_at": now,
@@ -173,6 +206,15 @@ def from_cache(job: Job, earlier: Job) -> Job:
             "cached": True,
         }
     )
+
+
+def webhook_attempt(job: Job, attempt: WebhookAttempt, state: str) -> Job:
+    """Records one delivery attempt of a finished job's webhook (the newest are kept)."""
+    current = job.webhook or Webhook()
+    attempts = [*current.attempts, attempt][-MAX_WEBHOOK_ATTEMPTS_KEPT:]
+    delivered = attempt.at if state == "delivered" else current.delivered_at
+    webhook = Webhook(state=state, attempts=attempts, delivered_at=delivered)
+    return _next(job, webhook=webhook)
 
 
 def fail(job: Job, error: JobError) -> Job:
@@ -305,6 +347,12 @@ def job_to_pb(job: Job) -> jobs_pb2.Job:
         idempotency_key=job.idempotency_key or "",
         cache_key=job.cache_key or "",
         cached=job.cached,
+        webhook_url=job.webhook_url,
+        webhook=(
+            json_format.ParseDict(job.webhook.model_dump(mode="json"), jobs_pb2.Webhook())
+            if job.webhook
+            else None
+        ),
     )
 
 
@@ -332,6 +380,14 @@ def job_from_pb(pb: jobs_pb2.Job) -> Job:
         idempotency_key=pb.idempotency_key or None,
         cache_key=pb.cache_key or None,
         cached=pb.cached,
+        webhook_url=pb.webhook_url,
+        webhook=(
+            Webhook.model_validate(
+                json_format.MessageToDict(pb.webhook, preserving_proto_field_name=True)
+            )
+            if pb.HasField("webhook")
+            else None
+        ),
     )
 
 
@@ -347,4 +403,16 @@ def job_to_json(job: Job) -> dict[str, Any]:
     }
     data["outputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["outputs"]]
     data["inputs"] = [{k: v for k, v in f.items() if k != "key"} for f in data["inputs"]]
+    return data
+
+
+def public_job(job: Job) -> dict[str, Any]:
+    """The job document of the REST API, SSE and webhooks: the public shape with file
+    ids, download paths and links."""
+    data = job_to_json(job)
+    for public, ref in zip(data["inputs"], job.inputs, strict=True):
+        public["file_id"] = ref.key.rsplit("/", 1)[-1]
+    for out in data["outputs"]:
+        out["url"] = f"/v1/jobs/{job.id}/outputs/{out['name']}"
+    data["links"] = {"self": f"/v1/jobs/{job.id}", "events": f"/v1/jobs/{job.id}/events"}
     return data

@@ -63,6 +63,7 @@ class JobsClient:
         trace_id: str = "",
         ttl_seconds: int = 0,
         cache_key: str = "",
+        webhook_url: str = "",
     ) -> tuple[Job, bool]:
         resp = await self._call(
             self._stub.CreateJob,
@@ -77,6 +78,7 @@ class JobsClient:
                 trace_id=trace_id,
                 ttl_seconds=ttl_seconds,
                 cache_key=cache_key,
+                webhook_url=webhook_url,
             ),
         )
         return job_from_pb(resp.job), resp.created

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     result_ttl_seconds: int = Field(default=86400, ge=60)
     default_tenant: str = "default"
+    # Networks webhooks may reach although not public (e.g. ["10.20.0.0/16"] for an
+    # in-cluster receiver); every other private, loopback or link-local target is refused.
+    webhook_allowed_networks: list[str] = []
 
     # JetStream delivery policy for conversion requests.
     stream_name: str = "CONVERT"

@@ -1,11 +1,13 @@
-"""A tenant's stored settings: overrides of the gateway's default quotas. Checked where
-they are written (the access service), so every reader can trust them."""
+"""A tenant's stored settings: overrides of the gateway's default quotas, the default
+webhook URL of its jobs and its webhook signing secret. Checked where they are written
+(the access service), so every reader can trust them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from transmute_common.errors import InvalidArgument
+from transmute_common.webhooks import SECRET, check_url_shape
 
 NUMBERS = (
     "submissions_per_minute",
@@ -15,6 +17,7 @@ NUMBERS = (
     "result_retention_seconds",
 )
 LISTS = ("allowed_operations", "allowed_targets")
+STRINGS = ("webhook_url", "webhook_secret")
 
 
 def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -32,9 +35,15 @@ def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InvalidArgument(f"{name} is a whole number >= 0", code="invalid_quota")
             clean[name] = value
+        elif name == "webhook_url":
+            clean[name] = check_url_shape(str(value))
+        elif name == "webhook_secret":
+            if not isinstance(value, str) or not SECRET.match(value):
+                raise InvalidArgument("webhook_secret is whsec_<base64>", code="invalid_quota")
+            clean[name] = value
         else:
             raise InvalidArgument(
-                f"no quota named {name!r} (known: {', '.join(NUMBERS + LISTS)})",
+                f"no setting named {name!r} (known: {', '.join(NUMBERS + LISTS + STRINGS)})",
                 code="invalid_quota",
             )
     return clean

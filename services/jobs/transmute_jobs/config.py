@@ -20,3 +20,9 @@ class JobsSettings(Settings):
     # tm_<id>_<secret> stored as an admin key of the default tenant at start (a Secret
     # in the chart): the key every other key is made from.
     bootstrap_admin_key: str = Field(default="", repr=False)
+    # Webhooks: one request's time limit, the first wait before a retry (doubling each
+    # time up to the longest), and how long after the job ended retries go on.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=3600.0, gt=0)
+    webhook_retry_seconds: float = Field(default=86400.0, gt=0)

@@ -25,6 +25,7 @@ from transmute_jobs.reconciler import run_reconciler
 from transmute_jobs.service import JobService
 from transmute_jobs.servicer import JobServicer
 from transmute_jobs.sweeper import run_sweeper
+from transmute_jobs.webhooks import WebhookSender, run_webhooks
 
 log = get_logger(__name__)
 
@@ -41,6 +42,7 @@ async def serve(settings: JobsSettings) -> None:
     await objects.start()
     bus = Bus(settings)
     await bus.connect("transmute-jobs")
+    await bus.ensure_webhook_stream()
     service = JobService(store, bus, settings.result_ttl_seconds, settings.watch_resync_seconds)
 
     def register(server: grpc.aio.Server) -> None:
@@ -68,6 +70,7 @@ async def serve(settings: JobsSettings) -> None:
     background = [
         asyncio.create_task(bus.consume_exhausted(service.fail_exhausted, stop)),
         asyncio.create_task(run_reconciler(service, bus, settings, stop)),
+        asyncio.create_task(run_webhooks(WebhookSender(service, store, settings), bus, stop)),
     ]
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

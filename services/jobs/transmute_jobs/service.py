@@ -16,10 +16,19 @@ from transmute_common.errors import (
     InvalidArgument,
     InvalidInput,
     NotFound,
+    Unavailable,
     check_job_id,
     check_tenant,
 )
-from transmute_common.jobs import FileRef, Job, JobError, JobStatus, Progress, utcnow
+from transmute_common.jobs import (
+    FileRef,
+    Job,
+    JobError,
+    JobStatus,
+    Progress,
+    WebhookAttempt,
+    utcnow,
+)
 from transmute_common.jobstore import JobStore
 from transmute_common.logging import get_logger
 from transmute_common.metrics import meter
@@ -94,6 +103,7 @@ class JobService:
         trace_id: str,
         ttl_seconds: int = 0,
         cache_key: str = "",
+        webhook_url: str = "",
     ) -> tuple[Job, bool]:
         check_tenant(tenant)
         if not service or not inputs:
@@ -112,6 +122,7 @@ class JobService:
             idempotency_key=idempotency_key or None,
             trace_id=trace_id,
             cache_key=cache_key or None,
+            webhook_url=webhook_url,
         ).with_ttl(ttl_seconds if ttl_seconds > 0 else self.ttl_seconds)
         if cache_key:
             # Outputs kept a while longer than that are worth reusing.
@@ -129,6 +140,7 @@ class JobService:
             self.metrics.created.add(1, {"service": service})
             if stored.cached:
                 self.metrics.record(stored)
+                await self._queue_webhook(stored)
         return stored, created
 
     async def get(self, tenant: str, job_id: str) -> Job:
@@ -145,7 +157,25 @@ class JobService:
         if changed:
             await self.bus.publish_job_event(job)
             self.metrics.record(job)
+            if job.status.terminal and job.webhook is None:
+                await self._queue_webhook(job)
         return job
+
+    async def _queue_webhook(self, job: Job) -> None:
+        """A job that just ended hands its webhook to the delivery stream."""
+        if not job.webhook_url:
+            return
+        try:
+            await self.bus.publish_webhook(job)
+        except Unavailable as exc:
+            log.error("webhook_not_queued", job_id=job.id, tenant=job.tenant, error=exc.message)
+
+    async def record_webhook(
+        self, tenant: str, job_id: str, attempt: WebhookAttempt, state: str
+    ) -> Job:
+        return await self._transition(
+            tenant, job_id, lambda j: model.webhook_attempt(j, attempt, state)
+        )
 
     async def report_progress(
         self, tenant: str, job_id: str, attempt: int, progress: Progress

@@ -37,6 +37,7 @@ class JobServicer(jobs_pb2_grpc.JobServiceServicer):
             trace_id=request.trace_id,
             ttl_seconds=request.ttl_seconds,
             cache_key=request.cache_key,
+            webhook_url=request.webhook_url,
         )
         return jobs_pb2.CreateJobResponse(job=job_to_pb(job), created=created)
 

@@ -38,6 +38,9 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+MIN_PART_BYTES = 5 * 1024 * 1024
+
+
 class ObjectStore(ABC):
     async def start(self) -> None:
         """Creates the bucket or directory; safe to call on every start."""
@@ -77,6 +80,18 @@ class ObjectStore(ABC):
     async def presigned_url(self, key: str, filename: str) -> str | None:
         """A time-limited direct download URL, where the store offers one."""
         return None
+
+    async def concat(self, key: str, sources: list[str], content_type: str) -> ObjectInfo:
+        """Joins ``sources`` in order into ``key`` (they are left in place); every source
+        but the last must hold at least MIN_PART_BYTES (S3's smallest multipart part).
+        Here the bytes pass through the process once; a store may do it server-side."""
+
+        async def joined() -> AsyncIterator[bytes]:
+            for source in sources:
+                async for block in self.read(source):
+                    yield block
+
+        return await self.put(key, joined(), content_type)
 
     async def put_json(self, key: str, value: dict[str, Any]) -> None:
         await self.put(key, _one(json.dumps(value).encode()), "application/json")

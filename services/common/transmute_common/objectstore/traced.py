@@ -78,5 +78,11 @@ class TracedObjectStore(ObjectStore):
         with self._span("list", prefix):
             return await self.inner.list_objects(prefix)
 
+    async def concat(self, key: str, sources: list[str], content_type: str) -> ObjectInfo:
+        with self._span("concat", key, **{"transmute.object.count": len(sources)}) as span:
+            info = await self.inner.concat(key, sources, content_type)
+            span.set_attribute("transmute.object.size", info.size)
+            return info
+
     async def presigned_url(self, key: str, filename: str) -> str | None:
         return await self.inner.presigned_url(key, filename)

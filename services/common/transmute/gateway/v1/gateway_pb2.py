@@ -27,15 +27,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from transmute.converter.v1 import converter_pb2 as transmute_dot_converter_dot_v1_dot_converter__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"transmute/gateway/v1/gateway.proto\x12\x14transmute.gateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&transmute/converter/v1/converter.proto\"\"\n\x0eUploadMetadata\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\"b\n\rUploadRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32$.transmute.gateway.v1.UploadMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"l\n\x0cUploadedFile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\"]\n\x08JobInput\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\"\x84\x01\n\tJobOutput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x84\x01\n\x0bJobProgress\x12\x0f\n\x07percent\x18\x01 \x01(\x01\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\x04rate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"S\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xec\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12.\n\x06inputs\x18\x04 \x03(\x0b\x32\x1e.transmute.gateway.v1.JobInput\x12\x0e\n\x06target\x18\x05 \x01(\t\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x06status\x18\x07 \x01(\x0e\x32\x1f.transmute.gateway.v1.JobStatus\x12\x33\n\x08progress\x18\x08 \x01(\x0b\x32!.transmute.gateway.v1.JobProgress\x12\x30\n\x07outputs\x18\t \x03(\x0b\x32\x1f.transmute.gateway.v1.JobOutput\x12-\n\x05\x65rror\x18\n \x01(\x0b\x32\x1e.transmute.gateway.v1.JobError\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08trace_id\x18\x10 \x01(\t\x12\x0f\n\x07version\x18\x11 \x01(\x03\x12\x0e\n\x06\x63\x61\x63hed\x18\x12 \x01(\x08\"\x9a\x01\n\x10SubmitJobRequest\x12\x0e\n\x06inputs\x18\x01 \x03(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x11\n\toperation\x18\x05 \x01(\t\x12\x10\n\x08no_cache\x18\x06 \x01(\x08\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"/\n\x0f\x44ownloadRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"!\n\x10\x44ownloadResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"\x14\n\x12ListFormatsRequest\"U\n\x13ListFormatsResponse\x12>\n\x08services\x18\x01 \x03(\x0b\x32,.transmute.converter.v1.CapabilitiesResponse*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x32\xe0\x04\n\x0eGatewayService\x12S\n\x06Upload\x12#.transmute.gateway.v1.UploadRequest\x1a\".transmute.gateway.v1.UploadedFile(\x01\x12N\n\tSubmitJob\x12&.transmute.gateway.v1.SubmitJobRequest\x1a\x19.transmute.gateway.v1.Job\x12H\n\x06GetJob\x12#.transmute.gateway.v1.GetJobRequest\x1a\x19.transmute.gateway.v1.Job\x12N\n\x08WatchJob\x12%.transmute.gateway.v1.WatchJobRequest\x1a\x19.transmute.gateway.v1.Job0\x01\x12N\n\tCancelJob\x12&.transmute.gateway.v1.CancelJobRequest\x1a\x19.transmute.gateway.v1.Job\x12[\n\x08\x44ownload\x12%.transmute.gateway.v1.DownloadRequest\x1a&.transmute.gateway.v1.DownloadResponse0\x01\x12\x62\n\x0bListFormats\x12(.transmute.gateway.v1.ListFormatsRequest\x1a).transmute.gateway.v1.ListFormatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"transmute/gateway/v1/gateway.proto\x12\x14transmute.gateway.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&transmute/converter/v1/converter.proto\"\"\n\x0eUploadMetadata\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\"b\n\rUploadRequest\x12\x38\n\x08metadata\x18\x01 \x01(\x0b\x32$.transmute.gateway.v1.UploadMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"l\n\x0cUploadedFile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\t\"]\n\x08JobInput\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\"\x84\x01\n\tJobOutput\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x84\x01\n\x0bJobProgress\x12\x0f\n\x07percent\x18\x01 \x01(\x01\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\x04rate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"S\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xb4\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12.\n\x06inputs\x18\x04 \x03(\x0b\x32\x1e.transmute.gateway.v1.JobInput\x12\x0e\n\x06target\x18\x05 \x01(\t\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12/\n\x06status\x18\x07 \x01(\x0e\x32\x1f.transmute.gateway.v1.JobStatus\x12\x33\n\x08progress\x18\x08 \x01(\x0b\x32!.transmute.gateway.v1.JobProgress\x12\x30\n\x07outputs\x18\t \x03(\x0b\x32\x1f.transmute.gateway.v1.JobOutput\x12-\n\x05\x65rror\x18\n \x01(\x0b\x32\x1e.transmute.gateway.v1.JobError\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08trace_id\x18\x10 \x01(\t\x12\x0f\n\x07version\x18\x11 \x01(\x03\x12\x0e\n\x06\x63\x61\x63hed\x18\x12 \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x13 \x01(\t\x12\x31\n\x07webhook\x18\x14 \x01(\x0b\x32 .transmute.gateway.v1.JobWebhook\"t\n\x11JobWebhookAttempt\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x01\"\x88\x01\n\nJobWebhook\x12\r\n\x05state\x18\x01 \x01(\t\x12\x39\n\x08\x61ttempts\x18\x02 \x03(\x0b\x32\'.transmute.gateway.v1.JobWebhookAttempt\x12\x30\n\x0c\x64\x65livered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaf\x01\n\x10SubmitJobRequest\x12\x0e\n\x06inputs\x18\x01 \x03(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x11\n\toperation\x18\x05 \x01(\t\x12\x10\n\x08no_cache\x18\x06 \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x07 \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1d\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"/\n\x0f\x44ownloadRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"!\n\x10\x44ownloadResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"\x14\n\x12ListFormatsRequest\"U\n\x13ListFormatsResponse\x12>\n\x08services\x18\x01 \x03(\x0b\x32,.transmute.converter.v1.CapabilitiesResponse*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x32\xe0\x04\n\x0eGatewayService\x12S\n\x06Upload\x12#.transmute.gateway.v1.UploadRequest\x1a\".transmute.gateway.v1.UploadedFile(\x01\x12N\n\tSubmitJob\x12&.transmute.gateway.v1.SubmitJobRequest\x1a\x19.transmute.gateway.v1.Job\x12H\n\x06GetJob\x12#.transmute.gateway.v1.GetJobRequest\x1a\x19.transmute.gateway.v1.Job\x12N\n\x08WatchJob\x12%.transmute.gateway.v1.WatchJobRequest\x1a\x19.transmute.gateway.v1.Job0\x01\x12N\n\tCancelJob\x12&.transmute.gateway.v1.CancelJobRequest\x1a\x19.transmute.gateway.v1.Job\x12[\n\x08\x44ownload\x12%.transmute.gateway.v1.DownloadRequest\x1a&.transmute.gateway.v1.DownloadResponse0\x01\x12\x62\n\x0bListFormats\x12(.transmute.gateway.v1.ListFormatsRequest\x1a).transmute.gateway.v1.ListFormatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'transmute.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATUS']._serialized_start=1925
-  _globals['_JOBSTATUS']._serialized_end=2086
+  _globals['_JOBSTATUS']._serialized_start=2275
+  _globals['_JOBSTATUS']._serialized_end=2436
   _globals['_UPLOADMETADATA']._serialized_start=163
   _globals['_UPLOADMETADATA']._serialized_end=197
   _globals['_UPLOADREQUEST']._serialized_start=199
@@ -51,23 +51,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBERROR']._serialized_start=774
   _globals['_JOBERROR']._serialized_end=857
   _globals['_JOB']._serialized_start=860
-  _globals['_JOB']._serialized_end=1480
-  _globals['_SUBMITJOBREQUEST']._serialized_start=1483
-  _globals['_SUBMITJOBREQUEST']._serialized_end=1637
-  _globals['_GETJOBREQUEST']._serialized_start=1639
-  _globals['_GETJOBREQUEST']._serialized_end=1666
-  _globals['_WATCHJOBREQUEST']._serialized_start=1668
-  _globals['_WATCHJOBREQUEST']._serialized_end=1697
-  _globals['_CANCELJOBREQUEST']._serialized_start=1699
-  _globals['_CANCELJOBREQUEST']._serialized_end=1729
-  _globals['_DOWNLOADREQUEST']._serialized_start=1731
-  _globals['_DOWNLOADREQUEST']._serialized_end=1778
-  _globals['_DOWNLOADRESPONSE']._serialized_start=1780
-  _globals['_DOWNLOADRESPONSE']._serialized_end=1813
-  _globals['_LISTFORMATSREQUEST']._serialized_start=1815
-  _globals['_LISTFORMATSREQUEST']._serialized_end=1835
-  _globals['_LISTFORMATSRESPONSE']._serialized_start=1837
-  _globals['_LISTFORMATSRESPONSE']._serialized_end=1922
-  _globals['_GATEWAYSERVICE']._serialized_start=2089
-  _globals['_GATEWAYSERVICE']._serialized_end=2697
+  _globals['_JOB']._serialized_end=1552
+  _globals['_JOBWEBHOOKATTEMPT']._serialized_start=1554
+  _globals['_JOBWEBHOOKATTEMPT']._serialized_end=1670
+  _globals['_JOBWEBHOOK']._serialized_start=1673
+  _globals['_JOBWEBHOOK']._serialized_end=1809
+  _globals['_SUBMITJOBREQUEST']._serialized_start=1812
+  _globals['_SUBMITJOBREQUEST']._serialized_end=1987
+  _globals['_GETJOBREQUEST']._serialized_start=1989
+  _globals['_GETJOBREQUEST']._serialized_end=2016
+  _globals['_WATCHJOBREQUEST']._serialized_start=2018
+  _globals['_WATCHJOBREQUEST']._serialized_end=2047
+  _globals['_CANCELJOBREQUEST']._serialized_start=2049
+  _globals['_CANCELJOBREQUEST']._serialized_end=2079
+  _globals['_DOWNLOADREQUEST']._serialized_start=2081
+  _globals['_DOWNLOADREQUEST']._serialized_end=2128
+  _globals['_DOWNLOADRESPONSE']._serialized_start=2130
+  _globals['_DOWNLOADRESPONSE']._serialized_end=2163
+  _globals['_LISTFORMATSREQUEST']._serialized_start=2165
+  _globals['_LISTFORMATSREQUEST']._serialized_end=2185
+  _globals['_LISTFORMATSRESPONSE']._serialized_start=2187
+  _globals['_LISTFORMATSRESPONSE']._serialized_end=2272
+  _globals['_GATEWAYSERVICE']._serialized_start=2439
+  _globals['_GATEWAYSERVICE']._serialized_end=3047
 # @@protoc_insertion_point(module_scope)

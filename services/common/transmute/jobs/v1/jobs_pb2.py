@@ -26,43 +26,47 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctransmute/jobs/v1/jobs.proto\x12\x11transmute.jobs.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\x07\x46ileRef\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x81\x01\n\x08Progress\x12\x0f\n\x07percent\x18\x01 \x01(\x01\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\x04rate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"S\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xc3\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x11\n\toperation\x18\x04 \x01(\t\x12*\n\x06inputs\x18\x05 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12\x0e\n\x06target\x18\x06 \x01(\t\x12(\n\x07options\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x06status\x18\x08 \x01(\x0e\x32\x1c.transmute.jobs.v1.JobStatus\x12-\n\x08progress\x18\t \x01(\x0b\x32\x1b.transmute.jobs.v1.Progress\x12+\n\x07outputs\x18\n \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12*\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x1b.transmute.jobs.v1.JobError\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08trace_id\x18\x11 \x01(\t\x12\x0f\n\x07version\x18\x12 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x13 \x01(\t\x12.\n\nupdated_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tcache_key\x18\x15 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x16 \x01(\x08\"\xff\x01\n\x10\x43reateJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12*\n\x06inputs\x18\x04 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12\x0e\n\x06target\x18\x05 \x01(\t\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x10\n\x08trace_id\x18\x08 \x01(\t\x12\x13\n\x0bttl_seconds\x18\t \x01(\x03\x12\x11\n\tcache_key\x18\n \x01(\t\"I\n\x11\x43reateJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.transmute.jobs.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"+\n\rGetJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"H\n\x0fListJobsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.transmute.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x0fWatchJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"s\n\x15ReportProgressRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12-\n\x08progress\x18\x04 \x01(\x0b\x32\x1b.transmute.jobs.v1.Progress\"]\n\x12\x43ompleteJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12+\n\x07outputs\x18\x03 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\"X\n\x0e\x46\x61ilJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12*\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1b.transmute.jobs.v1.JobError\".\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x32\xf9\x04\n\nJobService\x12V\n\tCreateJob\x12#.transmute.jobs.v1.CreateJobRequest\x1a$.transmute.jobs.v1.CreateJobResponse\x12\x42\n\x06GetJob\x12 .transmute.jobs.v1.GetJobRequest\x1a\x16.transmute.jobs.v1.Job\x12S\n\x08ListJobs\x12\".transmute.jobs.v1.ListJobsRequest\x1a#.transmute.jobs.v1.ListJobsResponse\x12H\n\x08WatchJob\x12\".transmute.jobs.v1.WatchJobRequest\x1a\x16.transmute.jobs.v1.Job0\x01\x12R\n\x0eReportProgress\x12(.transmute.jobs.v1.ReportProgressRequest\x1a\x16.transmute.jobs.v1.Job\x12L\n\x0b\x43ompleteJob\x12%.transmute.jobs.v1.CompleteJobRequest\x1a\x16.transmute.jobs.v1.Job\x12\x44\n\x07\x46\x61ilJob\x12!.transmute.jobs.v1.FailJobRequest\x1a\x16.transmute.jobs.v1.Job\x12H\n\tCancelJob\x12#.transmute.jobs.v1.CancelJobRequest\x1a\x16.transmute.jobs.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctransmute/jobs/v1/jobs.proto\x12\x11transmute.jobs.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x82\x01\n\x07\x46ileRef\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x81\x01\n\x08Progress\x12\x0f\n\x07percent\x18\x01 \x01(\x01\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x11\n\x04rate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x65ta_seconds\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x07\n\x05_rateB\x0e\n\x0c_eta_seconds\"S\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"q\n\x0eWebhookAttempt\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x04 \x01(\x01\"\x7f\n\x07Webhook\x12\r\n\x05state\x18\x01 \x01(\t\x12\x33\n\x08\x61ttempts\x18\x02 \x03(\x0b\x32!.transmute.jobs.v1.WebhookAttempt\x12\x30\n\x0c\x64\x65livered_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x85\x06\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x11\n\toperation\x18\x04 \x01(\t\x12*\n\x06inputs\x18\x05 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12\x0e\n\x06target\x18\x06 \x01(\t\x12(\n\x07options\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12,\n\x06status\x18\x08 \x01(\x0e\x32\x1c.transmute.jobs.v1.JobStatus\x12-\n\x08progress\x18\t \x01(\x0b\x32\x1b.transmute.jobs.v1.Progress\x12+\n\x07outputs\x18\n \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12*\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x1b.transmute.jobs.v1.JobError\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08trace_id\x18\x11 \x01(\t\x12\x0f\n\x07version\x18\x12 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x13 \x01(\t\x12.\n\nupdated_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tcache_key\x18\x15 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x16 \x01(\x08\x12\x13\n\x0bwebhook_url\x18\x17 \x01(\t\x12+\n\x07webhook\x18\x18 \x01(\x0b\x32\x1a.transmute.jobs.v1.Webhook\"\x94\x02\n\x10\x43reateJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07service\x18\x02 \x01(\t\x12\x11\n\toperation\x18\x03 \x01(\t\x12*\n\x06inputs\x18\x04 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\x12\x0e\n\x06target\x18\x05 \x01(\t\x12(\n\x07options\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x10\n\x08trace_id\x18\x08 \x01(\t\x12\x13\n\x0bttl_seconds\x18\t \x01(\x03\x12\x11\n\tcache_key\x18\n \x01(\t\x12\x13\n\x0bwebhook_url\x18\x0b \x01(\t\"I\n\x11\x43reateJobResponse\x12#\n\x03job\x18\x01 \x01(\x0b\x32\x16.transmute.jobs.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"+\n\rGetJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"H\n\x0fListJobsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x10ListJobsResponse\x12$\n\x04jobs\x18\x01 \x03(\x0b\x32\x16.transmute.jobs.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x0fWatchJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"s\n\x15ReportProgressRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12-\n\x08progress\x18\x04 \x01(\x0b\x32\x1b.transmute.jobs.v1.Progress\"]\n\x12\x43ompleteJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12+\n\x07outputs\x18\x03 \x03(\x0b\x32\x1a.transmute.jobs.v1.FileRef\"X\n\x0e\x46\x61ilJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12*\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1b.transmute.jobs.v1.JobError\".\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x32\xf9\x04\n\nJobService\x12V\n\tCreateJob\x12#.transmute.jobs.v1.CreateJobRequest\x1a$.transmute.jobs.v1.CreateJobResponse\x12\x42\n\x06GetJob\x12 .transmute.jobs.v1.GetJobRequest\x1a\x16.transmute.jobs.v1.Job\x12S\n\x08ListJobs\x12\".transmute.jobs.v1.ListJobsRequest\x1a#.transmute.jobs.v1.ListJobsResponse\x12H\n\x08WatchJob\x12\".transmute.jobs.v1.WatchJobRequest\x1a\x16.transmute.jobs.v1.Job0\x01\x12R\n\x0eReportProgress\x12(.transmute.jobs.v1.ReportProgressRequest\x1a\x16.transmute.jobs.v1.Job\x12L\n\x0b\x43ompleteJob\x12%.transmute.jobs.v1.CompleteJobRequest\x1a\x16.transmute.jobs.v1.Job\x12\x44\n\x07\x46\x61ilJob\x12!.transmute.jobs.v1.FailJobRequest\x1a\x16.transmute.jobs.v1.Job\x12H\n\tCancelJob\x12#.transmute.jobs.v1.CancelJobRequest\x1a\x16.transmute.jobs.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'transmute.jobs.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBSTATUS']._serialized_start=2107
-  _globals['_JOBSTATUS']._serialized_end=2268
+  _globals['_JOBSTATUS']._serialized_start=2438
+  _globals['_JOBSTATUS']._serialized_end=2599
   _globals['_FILEREF']._serialized_start=115
   _globals['_FILEREF']._serialized_end=245
   _globals['_PROGRESS']._serialized_start=248
   _globals['_PROGRESS']._serialized_end=377
   _globals['_JOBERROR']._serialized_start=379
   _globals['_JOBERROR']._serialized_end=462
-  _globals['_JOB']._serialized_start=465
-  _globals['_JOB']._serialized_end=1172
-  _globals['_CREATEJOBREQUEST']._serialized_start=1175
-  _globals['_CREATEJOBREQUEST']._serialized_end=1430
-  _globals['_CREATEJOBRESPONSE']._serialized_start=1432
-  _globals['_CREATEJOBRESPONSE']._serialized_end=1505
-  _globals['_GETJOBREQUEST']._serialized_start=1507
-  _globals['_GETJOBREQUEST']._serialized_end=1550
-  _globals['_LISTJOBSREQUEST']._serialized_start=1552
-  _globals['_LISTJOBSREQUEST']._serialized_end=1624
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1626
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1707
-  _globals['_WATCHJOBREQUEST']._serialized_start=1709
-  _globals['_WATCHJOBREQUEST']._serialized_end=1754
-  _globals['_REPORTPROGRESSREQUEST']._serialized_start=1756
-  _globals['_REPORTPROGRESSREQUEST']._serialized_end=1871
-  _globals['_COMPLETEJOBREQUEST']._serialized_start=1873
-  _globals['_COMPLETEJOBREQUEST']._serialized_end=1966
-  _globals['_FAILJOBREQUEST']._serialized_start=1968
-  _globals['_FAILJOBREQUEST']._serialized_end=2056
-  _globals['_CANCELJOBREQUEST']._serialized_start=2058
-  _globals['_CANCELJOBREQUEST']._serialized_end=2104
-  _globals['_JOBSERVICE']._serialized_start=2271
-  _globals['_JOBSERVICE']._serialized_end=2904
+  _globals['_WEBHOOKATTEMPT']._serialized_start=464
+  _globals['_WEBHOOKATTEMPT']._serialized_end=577
+  _globals['_WEBHOOK']._serialized_start=579
+  _globals['_WEBHOOK']._serialized_end=706
+  _globals['_JOB']._serialized_start=709
+  _globals['_JOB']._serialized_end=1482
+  _globals['_CREATEJOBREQUEST']._serialized_start=1485
+  _globals['_CREATEJOBREQUEST']._serialized_end=1761
+  _globals['_CREATEJOBRESPONSE']._serialized_start=1763
+  _globals['_CREATEJOBRESPONSE']._serialized_end=1836
+  _globals['_GETJOBREQUEST']._serialized_start=1838
+  _globals['_GETJOBREQUEST']._serialized_end=1881
+  _globals['_LISTJOBSREQUEST']._serialized_start=1883
+  _globals['_LISTJOBSREQUEST']._serialized_end=1955
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1957
+  _globals['_LISTJOBSRESPONSE']._serialized_end=2038
+  _globals['_WATCHJOBREQUEST']._serialized_start=2040
+  _globals['_WATCHJOBREQUEST']._serialized_end=2085
+  _globals['_REPORTPROGRESSREQUEST']._serialized_start=2087
+  _globals['_REPORTPROGRESSREQUEST']._serialized_end=2202
+  _globals['_COMPLETEJOBREQUEST']._serialized_start=2204
+  _globals['_COMPLETEJOBREQUEST']._serialized_end=2297
+  _globals['_FAILJOBREQUEST']._serialized_start=2299
+  _globals['_FAILJOBREQUEST']._serialized_end=2387
+  _globals['_CANCELJOBREQUEST']._serialized_start=2389
+  _globals['_CANCELJOBREQUEST']._serialized_end=2435
+  _globals['_JOBSERVICE']._serialized_start=2602
+  _globals['_JOBSERVICE']._serialized_end=3235
 # @@protoc_insertion_point(module_scope)
