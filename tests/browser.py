@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,3 +99,13 @@ def first_load(browser: Browser, url: str) -> FirstLoad:
         return FirstLoad(int(transferred), float(ready), frozenset(origins))
     finally:
         context.close()
+
+
+def poll(page: Page, predicate: str, timeout: float) -> None:
+    """Waits for a JS predicate. Not page.wait_for_function: its polling evaluates the
+    predicate as a string, which the app's Content-Security-Policy (no eval) forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {predicate}")
+        page.wait_for_timeout(100)

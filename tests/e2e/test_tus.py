@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 from tusclient.client import TusClient
-from tusclient.exceptions import TusCommunicationError
+from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
 from scripts.mesh import Mesh
 from tests import images
@@ -171,6 +171,22 @@ def test_an_offset_that_does_not_match_is_409(api: httpx.Client) -> None:
     last = api.patch(where, content=b"56789", headers={**patch, "Upload-Offset": "5"})
     assert last.status_code == 204 and last.headers["upload-offset"] == "10"
     assert api.get(where).json()["format"] == "unknown"  # text: no converter reads it
+
+
+def test_tuspy_is_told_409_for_a_stale_offset(tus_url: str) -> None:
+    data = images.png(120, 80)
+    client = TusClient(tus_url)
+    first = client.uploader(file_stream=io.BytesIO(data), chunk_size=200)
+    first.upload(stop_at=400)  # two chunks in
+    stale = client.uploader(file_stream=io.BytesIO(data), url=first.url, chunk_size=200)
+    assert stale.offset == 400
+    stale.offset = 200  # a client that lost track
+    with pytest.raises(TusUploadFailed) as caught:
+        stale.upload_chunk()
+    assert caught.value.status_code == 409
+    stale.offset = stale.get_offset()  # and recovers by asking
+    stale.upload()
+    assert stale.offset == len(data)
 
 
 def test_creation_with_upload_termination_and_expiry(api: httpx.Client, mesh: Mesh) -> None:

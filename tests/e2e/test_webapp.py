@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from scripts.mesh import Mesh
 from tests import images, media, models
-from tests.browser import Shots, card, chromium, drop_files, first_load, open_app
+from tests.browser import Shots, card, chromium, drop_files, first_load, open_app, poll
 from tests.documents import text_pdf
 from tests.e2e.conftest import convert, final_state
 from tests.e2e.test_resilience import noisy_jpeg
@@ -132,19 +132,18 @@ def test_previews_of_audio_pdf_and_3d(page: Page, shots: Shots, tmp_path: Path) 
     tone, doc, ball = card(page, "tone.wav"), card(page, "doc.pdf"), card(page, "ball.glb")
     for c, fmt in ((tone, "wav"), (doc, "pdf"), (ball, "glb")):
         expect(c.locator(".format")).to_have_text(fmt)
-    page.wait_for_function("document.querySelector('audio.preview').duration > 1.9", timeout=10_000)
+    poll(page, "() => document.querySelector('audio.preview').duration > 1.9", 10)
     # The first page, drawn: a page-shaped canvas with dark (text) pixels on it.
-    page.wait_for_function(
+    poll(
+        page,
         """() => { const c = document.querySelector('canvas.preview');
                    if (!c || c.height <= c.width) return false;
                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                    for (let i = 0; i < d.length; i += 4) if (d[i] < 128) return true;
                    return false; }""",
-        timeout=20_000,
+        20,
     )
-    page.wait_for_function(
-        "document.querySelector('model-viewer')?.loaded === true", timeout=30_000
-    )
+    poll(page, "() => document.querySelector('model-viewer')?.loaded === true", 30)
     # Operations follow the sniffed type: the PDF's include merge, the model's decimate.
     doc_ops = doc.locator("select").first.locator("option").all_inner_texts()
     assert {"compress", "merge", "to images"} <= set(doc_ops)

@@ -27,6 +27,7 @@ from scripts.mesh import Mesh
 from tests import images
 from tests.e2e.conftest import convert, final_state, wait_for
 from tests.local_http import serving
+from transmute_client import Client
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +73,13 @@ def expected_signature(secret: str, headers: dict[str, str], body: bytes) -> str
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def attempts_of(api: httpx.Client, job_id: str) -> list[dict[str, Any]]:
+    attempts: list[dict[str, Any]] = (
+        api.get(f"/v1/jobs/{job_id}").json().get("webhook") or {}
+    ).get("attempts", [])
+    return attempts
 
 
 def delivered(api: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -125,14 +133,19 @@ def test_the_final_state_is_posted_signed_and_retried_until_delivered(
     assert event["data"]["id"] == job["id"] and event["data"]["outputs"][0]["url"]
 
 
-def test_a_failed_job_is_posted_too(api: httpx.Client) -> None:
+def test_a_failed_job_is_posted_too_and_the_sdk_names_a_webhook(
+    api: httpx.Client, mesh: Mesh, tmp_path: Path
+) -> None:
     receiver = Receiver()
-    with serving(receiver.handler()) as base:
-        job = webhook_job(api, f"{base}/h", images.truncated_jpeg(), "png")
-        assert final_state(api, job["id"])["status"] == "failed"
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(images.truncated_jpeg())
+    with serving(receiver.handler()) as base, Client(mesh.url) as sdk:
+        job = sdk.convert(broken, "png", cache=False, webhook_url=f"{base}/h")
+        assert sdk.wait(job.id).status == "failed"
         wait_for(lambda: receiver.calls, timeout=30)
     event = json.loads(receiver.calls[0][1])
     assert event["type"] == "job.failed" and event["data"]["error"]["code"]
+    assert event["data"]["webhook_url"] == f"{base}/h"
 
 
 def test_private_targets_are_refused(api: httpx.Client) -> None:
@@ -166,7 +179,8 @@ def test_deliveries_survive_a_restart_of_the_jobs_service(api: httpx.Client, mes
     with serving(receiver.handler()) as base:
         job = webhook_job(api, f"{base}/h")
         assert final_state(api, job["id"])["status"] == "succeeded"
-        wait_for(lambda: len(receiver.calls) >= 2, timeout=30)
+        # Two failed attempts recorded on the job, then the deliverer is killed.
+        wait_for(lambda: len(attempts_of(api, job["id"])) >= 2, timeout=30)
         mesh.kill("jobs", signal.SIGKILL)
         before = len(receiver.calls)
         with receiver.lock:

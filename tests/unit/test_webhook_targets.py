@@ -49,3 +49,13 @@ async def test_malformed_targets_are_refused(url: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await check_target(url, [])
     assert caught.value.code == "invalid_webhook_url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::1/x", "http://host:port/x", "http://exa\x00mple.com/", "http://bücher.example/x",
+     "http://" + "a" * 3000 + ".com/"],
+)  # fmt: skip
+async def test_odd_urls_are_clear_errors_not_crashes(url: str) -> None:
+    with pytest.raises(InvalidArgument):
+        await check_target(url, [])

@@ -68,9 +68,13 @@ class AsyncClient:
         operation: str = "convert",
         idempotency_key: str | None = None,
         cache: bool = True,
+        webhook_url: str = "",
     ) -> Job:
-        """A job of uploaded files; retried safely (an Idempotency-Key is always sent)."""
-        body, extra = protocol.job_body(inputs, target, options, operation, idempotency_key, cache)
+        """A job of uploaded files; retried safely (an Idempotency-Key is always sent).
+        ``webhook_url`` receives the job's final state, signed (docs/api.md)."""
+        body, extra = protocol.job_body(
+            inputs, target, options, operation, idempotency_key, cache, webhook_url
+        )
         return Job.from_json(await self._json("POST", "/v1/jobs", json=body, headers=extra))
 
     async def convert(
@@ -81,10 +85,13 @@ class AsyncClient:
         operation: str = "convert",
         progress: protocol.Progress | None = None,
         cache: bool = True,
+        webhook_url: str = "",
     ) -> Job:
         """Upload and submit in one call."""
         uploaded = await self.upload(path, progress)
-        return await self.submit([uploaded.id], target, options, operation, cache=cache)
+        return await self.submit(
+            [uploaded.id], target, options, operation, cache=cache, webhook_url=webhook_url
+        )
 
     async def job(self, job_id: str) -> Job:
         return Job.from_json(await self._json("GET", f"/v1/jobs/{job_id}"))

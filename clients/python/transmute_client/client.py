@@ -48,9 +48,12 @@ class Client:
         operation: str = "convert",
         idempotency_key: str | None = None,
         cache: bool = True,
+        webhook_url: str = "",
     ) -> Job:
         return self._run(
-            self._client.submit(inputs, target, options, operation, idempotency_key, cache)
+            self._client.submit(
+                inputs, target, options, operation, idempotency_key, cache, webhook_url
+            )
         )
 
     def convert(
@@ -61,8 +64,11 @@ class Client:
         operation: str = "convert",
         progress: protocol.Progress | None = None,
         cache: bool = True,
+        webhook_url: str = "",
     ) -> Job:
-        return self._run(self._client.convert(path, target, options, operation, progress, cache))
+        return self._run(
+            self._client.convert(path, target, options, operation, progress, cache, webhook_url)
+        )
 
     def job(self, job_id: str) -> Job:
         return self._run(self._client.job(job_id))

@@ -37,6 +37,7 @@ def job_body(
     operation: str,
     idempotency_key: str | None,
     cache: bool = True,
+    webhook_url: str = "",
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The job request and its Idempotency-Key (a new one unless given): a retried
     submission then never makes a second job."""
@@ -47,6 +48,8 @@ def job_body(
         "operation": operation,
         "cache": cache,
     }
+    if webhook_url:
+        body["webhook_url"] = webhook_url
     return body, {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
 
 

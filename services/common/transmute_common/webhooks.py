@@ -25,14 +25,21 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 def check_url_shape(url: str) -> str:
     """An absolute http(s) URL with a host, no credentials in it; InvalidArgument else."""
-    parts = urlsplit(url)
-    if (
-        len(url) > MAX_URL
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or any(ch.isspace() for ch in url)
-    ):
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number
+        valid = (
+            len(url) <= MAX_URL
+            and url.isprintable()
+            and url.isascii()
+            and parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and parts.username is None
+            and not any(ch.isspace() for ch in url)
+        )
+    except ValueError:  # e.g. an unclosed [ of an IPv6 host
+        valid = False
+    if not valid:
         raise InvalidArgument(
             "webhook_url must be an http(s) URL with a host (and no user or password)",
             code="invalid_webhook_url",
@@ -57,12 +64,13 @@ async def check_target(url: str, allowed: list[Network]) -> None:
     """Refuses a target that resolves to a private, loopback, link-local or otherwise
     non-public address (every address it resolves to is checked), unless a network in
     ``allowed`` holds it (TRANSMUTE_WEBHOOK_ALLOWED_NETWORKS)."""
-    host = urlsplit(check_url_shape(url)).hostname or ""
-    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
+    parts = urlsplit(check_url_shape(url))
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         lookup = asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         infos = await asyncio.wait_for(lookup, RESOLVE_SECONDS)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: IDNA, NUL bytes
         raise InvalidArgument(
             f"webhook host {host!r} does not resolve: {exc}", code="webhook_url_not_allowed"
         ) from None
