@@ -26,6 +26,7 @@ from standardwebhooks import Webhook
 from scripts.mesh import Mesh
 from tests import images
 from tests.e2e.conftest import convert, final_state, wait_for
+from tests.e2e.test_clients import transmute
 from tests.local_http import serving
 from transmute_client import Client
 
@@ -143,9 +144,17 @@ def test_a_failed_job_is_posted_too_and_the_sdk_names_a_webhook(
         job = sdk.convert(broken, "png", cache=False, webhook_url=f"{base}/h")
         assert sdk.wait(job.id).status == "failed"
         wait_for(lambda: receiver.calls, timeout=30)
+        # And the command: one job per file, each with the webhook.
+        out = transmute(
+            mesh, "--json", "convert", "broken.jpg", "--to", "png", "--no-cache",
+            "--webhook-url", f"{base}/cli", "-o", "out", cwd=tmp_path,
+        )  # fmt: skip
+        assert out.returncode == 1, out.stderr  # the job failed, as it should
+        wait_for(lambda: len(receiver.calls) >= 2, timeout=30)
     event = json.loads(receiver.calls[0][1])
     assert event["type"] == "job.failed" and event["data"]["error"]["code"]
     assert event["data"]["webhook_url"] == f"{base}/h"
+    assert json.loads(receiver.calls[1][1])["data"]["webhook_url"] == f"{base}/cli"
 
 
 def test_private_targets_are_refused(api: httpx.Client) -> None:

@@ -20,7 +20,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from rich.console import Console
@@ -40,7 +40,14 @@ from transmute_client.models import Job
 
 CONFIG = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "transmute/config.toml"
 err = Console(stderr=True)
-JobRequest = tuple[str, dict[str, Any], str, bool]  # target, options, operation, cache
+
+
+class JobRequest(NamedTuple):
+    target: str
+    options: dict[str, Any]
+    operation: str
+    cache: bool
+    webhook_url: str = ""
 
 
 @dataclass
@@ -133,6 +140,7 @@ def _emit(settings: Settings, data: Any, table: Table | None) -> None:
 @click.option("--operation", default="convert", show_default=True)
 @click.option("-j", "--parallel", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-cache", is_flag=True, help="convert again even if a result is kept")
+@click.option("--webhook-url", default="", help="receives each job's final state, signed")
 @click.pass_obj
 def convert(
     settings: Settings,
@@ -143,11 +151,12 @@ def convert(
     operation: str,
     parallel: int,
     no_cache: bool,
+    webhook_url: str,
 ) -> None:
     """Convert files (directories and globs too), N at a time, each with its progress."""
     files = _files(paths)
     opts = dict(_option(o) for o in options)
-    request = (target, opts, operation, not no_cache)
+    request = JobRequest(target, opts, operation, not no_cache, webhook_url)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     sized = [(f, f.stat().st_size) for f in files]
     results = asyncio.run(_convert_all(settings, sized, request, out_dir, parallel))
@@ -205,12 +214,18 @@ async def _convert_one(
     request: JobRequest,
     out_dir: str,
 ) -> None:
-    target, options, operation, cache = request
     bars.update(task, state="uploading")
     uploaded = await client.upload(
         result.path, lambda sent, total: bars.update(task, completed=sent)
     )
-    job = await client.submit([uploaded.id], target, options, operation, cache=cache)
+    job = await client.submit(
+        [uploaded.id],
+        request.target,
+        request.options,
+        request.operation,
+        cache=request.cache,
+        webhook_url=request.webhook_url,
+    )
     result.job_id = job.id
     bars.reset(task, total=100)
 
