@@ -50,6 +50,27 @@ async def test_multipart_sized_upload(store: ObjectStore) -> None:
     assert (await store.stat("tenants/t1/big")).size == len(data)
 
 
+async def test_concat_joins_parts_in_order(store: ObjectStore) -> None:
+    """As resumable uploads use it: parts of at least MIN_PART_BYTES, a smaller last."""
+    from transmute_common.objectstore.base import MIN_PART_BYTES
+
+    base = f"tenants/t/uploads/{uuid.uuid4().hex}"
+    parts = [bytes([n]) * MIN_PART_BYTES for n in (1, 2)] + [b"tail"]
+    keys = [f"{base}.tus/seg-{n}" for n in range(len(parts))]
+    for key, data in zip(keys, parts, strict=True):
+        await store.put(key, chunks(data), "application/octet-stream")
+    whole = b"".join(parts)
+    info = await store.concat(base, keys, "image/png")
+    assert (info.size, info.sha256) == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert await read_all(store, base) == whole
+    assert (await store.stat(base)).content_type == "image/png"
+    assert await read_all(store, keys[0]) == parts[0]  # the parts are left in place
+    single = await store.concat(base + "-one", keys[-1:], "text/plain")
+    assert single.size == 4 and await read_all(store, base + "-one") == b"tail"
+    with pytest.raises(NotFound):
+        await store.concat(base + "-missing", [keys[0], f"{base}.tus/nope"], "text/plain")
+
+
 async def test_failed_put_leaves_nothing(store: ObjectStore) -> None:
     with pytest.raises(TooLarge):
         await store.put("tenants/t1/partial", failing(b"y" * (6 * 1024 * 1024)), "image/png")
