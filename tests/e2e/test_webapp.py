@@ -92,6 +92,29 @@ def test_drop_two_images_convert_all_to_webp_and_download(page: Page, shots: Sho
     assert all(is_webp(archive.read(n)) for n in archive.namelist())
 
 
+def test_an_upload_survives_a_dropped_request(page: Page, api: httpx.Client) -> None:
+    """Uploads go by tus: the first PATCH fails as a dropped connection would, the app
+    asks the gateway where the upload stands and sends the rest."""
+    dropped: list[str] = []
+
+    def drop_first_patch(route):  # type: ignore[no-untyped-def]
+        if route.request.method == "PATCH" and not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/v1/uploads/*", drop_first_patch)
+    data = images.jpeg(200, 150)
+    drop_files(page, "label.drop", [("again.jpg", "image/jpeg", data)])
+    again = card(page, "again.jpg")
+    expect(again.locator(".format")).to_have_text("jpeg", timeout=30_000)
+    assert dropped  # the failure happened, and the upload still completed
+    upload_id = dropped[0].rsplit("/", 1)[1]
+    record = api.get(f"/v1/uploads/{upload_id}").json()
+    assert record["size"] == len(data) and record["name"] == "again.jpg"
+
+
 def test_a_failing_file_shows_its_error(page: Page, shots: Shots) -> None:
     drop_files(
         page,

@@ -1,6 +1,7 @@
 // The REST API from the browser: same origin, an optional API key (kept in session
 // storage) as a bearer token, errors as ApiError with the API's code and message.
 import { EventSource } from "eventsource";
+import { type DetailedError, Upload as TusUpload } from "tus-js-client";
 import type { ApiErrorBody, Job, ServiceFormats, UploadedFile } from "./types";
 import { TERMINAL } from "./types";
 
@@ -89,35 +90,49 @@ export interface Upload {
   abort: () => void;
 }
 
-/** Streams one file as the raw body of POST /v1/files. XMLHttpRequest, because fetch
- * reports no upload progress. */
+/** Uploads one file by the tus protocol (/v1/uploads) with tus-js-client: a dropped
+ * connection is retried and resumed from the bytes the gateway has. Resolves with the
+ * file as the gateway stored it (its sniffed type included). */
 export function upload(file: File, onProgress: (t: Transfer) => void): Upload {
-  const xhr = new XMLHttpRequest();
   const started = performance.now();
+  let tus: TusUpload | null = null;
+  let fail: (e: ApiError) => void = () => undefined;
   const done = new Promise<UploadedFile>((resolve, reject) => {
-    xhr.open("POST", `/v1/files?filename=${encodeURIComponent(file.name)}`);
-    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.upload.onprogress = (e) => {
-      const seconds = (performance.now() - started) / 1000;
-      onProgress({
-        loaded: e.loaded,
-        total: e.lengthComputable ? e.total : file.size,
-        bytesPerSecond: seconds > 0 ? e.loaded / seconds : 0,
-      });
-    };
-    xhr.onload = () => {
-      if (xhr.status === 201) resolve(JSON.parse(xhr.responseText) as UploadedFile);
-      else {
-        if (xhr.status === 401) unauthorized.dispatchEvent(new Event("unauthorized"));
-        reject(errorFrom(xhr.status, xhr.responseText));
-      }
-    };
-    xhr.onerror = () => reject(new ApiError(0, "network", "the upload was interrupted"));
-    xhr.onabort = () => reject(new ApiError(0, "aborted", "upload cancelled"));
-    xhr.send(file);
+    fail = reject;
+    tus = new TusUpload(file, {
+      endpoint: new URL("/v1/uploads", location.href).toString(),
+      headers: authHeaders(),
+      metadata: { filename: file.name },
+      retryDelays: [0, 1000, 3000, 5000, 10000],
+      removeFingerprintOnSuccess: true,
+      onProgress: (sent, total) => {
+        const seconds = (performance.now() - started) / 1000;
+        onProgress({ loaded: sent, total, bytesPerSecond: seconds > 0 ? sent / seconds : 0 });
+      },
+      // Refusals (size, quota, key) are final; a lost connection or a busy gateway is not.
+      onShouldRetry: (err) => {
+        const status = err.originalResponse?.getStatus() ?? 0;
+        return status === 0 || status === 409 || status === 423 || status >= 500;
+      },
+      onSuccess: () => {
+        const id = (tus?.url ?? "").split("/").pop() ?? "";
+        request<UploadedFile>("GET", `/v1/uploads/${id}`).then(resolve, reject);
+      },
+      onError: (err) => {
+        const response = (err as DetailedError).originalResponse;
+        if (!response) return reject(new ApiError(0, "network", "the upload was interrupted"));
+        if (response.getStatus() === 401) unauthorized.dispatchEvent(new Event("unauthorized"));
+        reject(errorFrom(response.getStatus(), response.getBody()));
+      },
+    });
+    tus.start();
   });
-  return { done, abort: () => xhr.abort() };
+  const abort = () => {
+    // Terminates the upload on the gateway too: nothing of it is kept.
+    void tus?.abort(true).catch(() => undefined);
+    fail(new ApiError(0, "aborted", "upload cancelled"));
+  };
+  return { done, abort };
 }
 
 /** Follows a job over server-sent events until it ends; the EventSource library sends
