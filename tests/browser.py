@@ -11,11 +11,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.servers import missing
 
 CHROMIUM = Path("/usr/bin/chromium")  # where Debian's chromium package puts it
+# What the page shows waits on the mesh (uploads, conversions), not only on the browser:
+# a busy machine gets more than Playwright's default 5 s.
+expect.set_options(timeout=20_000)
 SCREENSHOTS: list[Path] = []  # named at the end of the run (tests/e2e/conftest.py)
 
 

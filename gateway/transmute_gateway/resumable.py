@@ -163,13 +163,15 @@ class ResumableUploads:
                         upload.segments.append(len(piece))
                         upload.tail = 0
                         await self._save(who.tenant, upload)
-            finally:
+            except BaseException:
                 # Kept whatever ended the body: a broken connection resumes from here.
                 # Shielded: a cancelled request still records what arrived.
                 await asyncio.shield(self._keep_tail(who.tenant, upload, bytes(buffer)))
-            if upload.offset < upload.length:
+                raise
+            if sum(upload.segments) + len(buffer) < upload.length:
+                await self._keep_tail(who.tenant, upload, bytes(buffer))
                 return upload, None
-            return upload, await self._finish(who, upload)
+            return upload, await self._finish(who, upload, bytes(buffer))
 
     async def _keep_tail(self, tenant: str, upload: Resumable, data: bytes) -> None:
         if data:
@@ -177,19 +179,26 @@ class ResumableUploads:
         upload.tail = len(data)
         await self._save(tenant, upload)
 
-    async def _finish(self, who: Principal, upload: Resumable) -> UploadedFile:
+    async def _finish(self, who: Principal, upload: Resumable, last: bytes) -> UploadedFile:
+        """Joins what is stored and ``last`` (the bytes since the last segment) into the
+        file. A file smaller than a segment is in memory whole: it is written at once."""
         prefix = self._prefix(who.tenant, upload.id)
-        sources = [f"{prefix}seg-{n}" for n in range(1, len(upload.segments) + 1)]
-        if upload.tail:
-            sources.append(prefix + "tail")
-        head = bytearray()
-        async for block in self.store.read(sources[0]):
-            head += block
-            if len(head) >= SNIFF_BYTES:
-                break
-        media_type = sniff(bytes(head[:SNIFF_BYTES]))
         key = upload_key(who.tenant, upload.id)
-        info = await self.store.concat(key, sources, media_type)
+        sources = [f"{prefix}seg-{n}" for n in range(1, len(upload.segments) + 1)]
+        if not sources:
+            media_type = sniff(last[:SNIFF_BYTES])
+            info = await self.store.put(key, _one(last), media_type)
+        else:
+            if last:
+                await self._keep_tail(who.tenant, upload, last)
+                sources.append(prefix + "tail")
+            head = bytearray()
+            async for block in self.store.read(sources[0]):
+                head += block
+                if len(head) >= SNIFF_BYTES:
+                    break
+            media_type = sniff(bytes(head[:SNIFF_BYTES]))
+            info = await self.store.concat(key, sources, media_type)
         if info.size != upload.length:  # cannot happen unless the store lost a part
             await self.store.delete_prefix(key)
             raise TransmuteError("the upload's parts do not add up", code="upload_corrupt")
@@ -199,7 +208,7 @@ class ResumableUploads:
         upload.file = asdict(uploaded)
         upload.segments, upload.tail = [upload.length], 0
         await self._save(who.tenant, upload)
-        for name in sources:
+        for name in [*sources, prefix + "tail"]:
             await self.store.delete_prefix(name)
         return uploaded
 

@@ -93,25 +93,32 @@ def test_drop_two_images_convert_all_to_webp_and_download(page: Page, shots: Sho
 
 
 def test_an_upload_survives_a_dropped_request(page: Page, api: httpx.Client) -> None:
-    """Uploads go by tus: the first PATCH fails as a dropped connection would, the app
-    asks the gateway where the upload stands and sends the rest."""
+    """Uploads go by tus: the first request carrying the file fails as a dropped
+    connection would; the app retries, asks where the upload stands, and finishes."""
     dropped: list[str] = []
+    created: list[str] = []
 
-    def drop_first_patch(route):  # type: ignore[no-untyped-def]
-        if route.request.method == "PATCH" and not dropped:
-            dropped.append(route.request.url)
+    def drop_first_body(route):  # type: ignore[no-untyped-def]
+        if route.request.method in ("POST", "PATCH") and not dropped:
+            dropped.append(route.request.method)
             route.abort("connectionreset")
         else:
             route.continue_()
 
-    page.route("**/v1/uploads/*", drop_first_patch)
+    page.route("**/v1/uploads**", drop_first_body)
+    page.on(
+        "response",
+        lambda r: (
+            created.append(r.headers["location"])
+            if "/v1/uploads" in r.url and r.status == 201
+            else None
+        ),
+    )
     data = images.jpeg(200, 150)
     drop_files(page, "label.drop", [("again.jpg", "image/jpeg", data)])
-    again = card(page, "again.jpg")
-    expect(again.locator(".format")).to_have_text("jpeg", timeout=30_000)
+    expect(card(page, "again.jpg").locator(".format")).to_have_text("jpeg")
     assert dropped  # the failure happened, and the upload still completed
-    upload_id = dropped[0].rsplit("/", 1)[1]
-    record = api.get(f"/v1/uploads/{upload_id}").json()
+    record = api.get(created[-1]).json()
     assert record["size"] == len(data) and record["name"] == "again.jpg"
 
 

@@ -104,6 +104,7 @@ export function upload(file: File, onProgress: (t: Transfer) => void): Upload {
       headers: authHeaders(),
       metadata: { filename: file.name },
       retryDelays: [0, 1000, 3000, 5000, 10000],
+      uploadDataDuringCreation: true, // a small file takes one request (creation-with-upload)
       removeFingerprintOnSuccess: true,
       onProgress: (sent, total) => {
         const seconds = (performance.now() - started) / 1000;
