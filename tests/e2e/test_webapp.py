@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from scripts.mesh import Mesh
 from tests import images, media, models
@@ -265,9 +266,17 @@ def test_keyboard_and_a_phone_sized_screen(browser: Browser, mesh: Mesh, shots: 
             if page.evaluate("document.activeElement.type") == "file":
                 break
         assert page.evaluate("document.activeElement.type") == "file"
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Space")
-        chooser.value.set_files(
+        chooser = None
+        for key in ("Space", "Enter"):  # either opens a focused file input
+            try:
+                with page.expect_file_chooser(timeout=5_000) as opened:
+                    page.keyboard.press(key)
+                chooser = opened.value
+                break
+            except PlaywrightTimeoutError:
+                continue
+        assert chooser is not None, "the keyboard did not open the file chooser"
+        chooser.set_files(
             files=[{"name": "tiny.png", "mimeType": "image/png", "buffer": images.png(20, 20)}]
         )
         tiny = card(page, "tiny.png")
